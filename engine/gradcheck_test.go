@@ -1,0 +1,133 @@
+package engine
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+
+	"tlkit/models"
+	"tlkit/nn"
+)
+
+// gradCheck compares the program's analytic gradients (parameters and input) with central
+// finite differences of the loss, in float64, on a sample of coordinates.
+func gradCheck(t *testing.T, m *nn.Model, batch int, sample []int, classes int, opts Options) {
+	t.Helper()
+	opts.Batch, opts.Train, opts.Float64, opts.InputGrad = batch, true, true, true
+	p, err := Compile(m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(7))
+	x := p.Input().Data().([]float64)
+	for i := range x {
+		x[i] = rng.NormFloat64()
+	}
+	y := p.Target().Data().([]float64)
+	for i := range y {
+		y[i] = float64(rng.Intn(classes))
+	}
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	loss := func() float64 {
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		return p.Loss()
+	}
+	check := func(what string, v []float64, g []float64) {
+		n := len(v)
+		idx := rng.Perm(n)
+		if len(idx) > 12 {
+			idx = idx[:12]
+		}
+		for _, i := range idx {
+			orig := v[i]
+			const h = 1e-6
+			v[i] = orig + h
+			lp := loss()
+			v[i] = orig - h
+			lm := loss()
+			v[i] = orig
+			num := (lp - lm) / (2 * h)
+			if d := math.Abs(num - g[i]); d > 1e-6+1e-5*math.Abs(num) {
+				t.Errorf("%s[%d]: analytic %.10g, numeric %.10g", what, i, g[i], num)
+			}
+		}
+	}
+	loss()
+	grads := p.Grads()
+	an := make([][]float64, len(grads))
+	for i, g := range grads {
+		an[i] = append([]float64(nil), g.Value.Data().([]float64)...)
+	}
+	ig := append([]float64(nil), p.InputGrad().Data().([]float64)...)
+	for i, g := range grads {
+		check(g.Param.Name, p.Param(g.Param.Name).Data().([]float64), an[i])
+	}
+	check("input", x, ig)
+}
+
+func TestGradSeedModels(t *testing.T) {
+	for _, name := range models.Names() {
+		t.Run(name, func(t *testing.T) {
+			m, err := models.Build(name, 1, 10, []int{1, 28, 28})
+			if err != nil {
+				t.Fatal(err)
+			}
+			gradCheck(t, m, 3, []int{1, 28, 28}, 10, Options{})
+		})
+	}
+}
+
+// miniResNet uses every op a ResNet needs, plus the other activations, in one small graph.
+func miniResNet(t *testing.T, act string) *nn.Model {
+	b := nn.NewBuilder("mini", 3, 3, 9, 9)
+	x := b.Conv(b.Input(), "conv1", 3, 4, 3, nn.ConvOpts{Stride: 2, Pad: 1})
+	x = b.BatchNorm(x, "bn1", 4)
+	x = b.Act(x, act)
+	x = b.MaxPool(x, 3, 2, 1)
+	skip := x
+	y := b.Conv(x, "l1.conv1", 4, 4, 3, nn.ConvOpts{Pad: 1})
+	y = b.BatchNorm(y, "l1.bn1", 4)
+	y = b.Act(y, "Relu")
+	y = b.Conv(y, "l1.conv2", 4, 4, 3, nn.ConvOpts{Pad: 1})
+	y = b.BatchNorm(y, "l1.bn2", 4)
+	x = b.Act(b.Add(y, skip), "Relu")
+	d := b.Conv(x, "down.conv", 4, 6, 1, nn.ConvOpts{Stride: 2})
+	d = b.BatchNorm(d, "down.bn", 6)
+	x = b.GlobalAvgPool(d)
+	x = b.Flatten(x)
+	x = b.Linear(x, "fc", 6, 5)
+	m, err := b.Finish(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Non-trivial BatchNorm parameters and statistics, so inference mode is tested for real.
+	rng := rand.New(rand.NewSource(3))
+	for _, tn := range m.Tensors() {
+		switch {
+		case len(tn.Name) > 7 && tn.Name[len(tn.Name)-7:] == ".weight" && len(tn.Shape) == 1:
+			for i := range tn.Data {
+				tn.Data[i] = float32(0.5 + rng.Float64())
+			}
+		case len(tn.Name) > 4 && tn.Name[len(tn.Name)-4:] == "_var":
+			for i := range tn.Data {
+				tn.Data[i] = float32(0.5 + rng.Float64())
+			}
+		case len(tn.Name) > 5 && tn.Name[len(tn.Name)-5:] == "_mean", tn.Role == nn.Param && len(tn.Shape) == 1:
+			for i := range tn.Data {
+				tn.Data[i] = float32(rng.NormFloat64() * 0.3)
+			}
+		}
+	}
+	return m
+}
+
+func TestGradMiniResNet(t *testing.T) {
+	for _, act := range []string{"Relu", "Tanh", "Sigmoid", "HardSwish", "LeakyRelu"} {
+		t.Run(act+"/train-bn", func(t *testing.T) { gradCheck(t, miniResNet(t, act), 3, []int{3, 9, 9}, 5, Options{}) })
+		t.Run(act+"/frozen-bn", func(t *testing.T) { gradCheck(t, miniResNet(t, act), 3, []int{3, 9, 9}, 5, Options{FreezeBN: true}) })
+	}
+}

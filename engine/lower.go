@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"tlkit/nn"
+)
+
+// lowering builds the gorgonia graph of one program, node by node.
+type lowering struct {
+	p    *Program
+	vals map[string]*G.Node
+}
+
+type lowerFn func(c *lowering, n *nn.Node) error
+
+// lowerings maps each supported ONNX operator to the function that builds it.
+var lowerings = map[string]lowerFn{}
+
+func register(fn lowerFn, names ...string) {
+	for _, n := range names {
+		lowerings[n] = fn
+	}
+}
+
+// Supported reports whether the engine can build the operator.
+func Supported(op string) bool { _, ok := lowerings[op]; return ok }
+
+// SupportedOps lists the operators the engine builds, sorted.
+func SupportedOps() []string {
+	var s []string
+	for k := range lowerings {
+		s = append(s, k)
+	}
+	sort.Strings(s)
+	return s
+}
+
+// UnsupportedError lists every operator of a model the engine cannot build, with the names of
+// the nodes that use it, so a user sees the whole problem at once.
+type UnsupportedError struct {
+	Ops map[string][]string // op type -> node names
+}
+
+func (e *UnsupportedError) Error() string {
+	var types []string
+	for t := range e.Ops {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	var b strings.Builder
+	fmt.Fprintf(&b, "unsupported operators (%d):", len(types))
+	for _, t := range types {
+		names := e.Ops[t]
+		shown := names
+		if len(shown) > 5 {
+			shown = shown[:5]
+		}
+		fmt.Fprintf(&b, "\n  %s: %d node(s): %s", t, len(names), strings.Join(shown, ", "))
+		if len(names) > len(shown) {
+			fmt.Fprintf(&b, ", ... (%d more)", len(names)-len(shown))
+		}
+	}
+	return b.String()
+}
+
+// Unsupported returns an *UnsupportedError naming every unsupported operator of m, or nil.
+func Unsupported(m *nn.Model) error {
+	bad := map[string][]string{}
+	for _, n := range m.Nodes {
+		if !Supported(n.Op) {
+			bad[n.Op] = append(bad[n.Op], n.Name)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return &UnsupportedError{bad}
+}
+
+func (c *lowering) lower(n *nn.Node) error {
+	return lowerings[n.Op](c, n)
+}
+
+// in returns the graph node for input i of n, creating nodes for model tensors on first use.
+func (c *lowering) in(n *nn.Node, i int) (*G.Node, error) {
+	if i >= len(n.Inputs) || n.Inputs[i] == "" {
+		return nil, fmt.Errorf("input %d is missing", i)
+	}
+	name := n.Inputs[i]
+	if v, ok := c.vals[name]; ok {
+		return v, nil
+	}
+	t := c.p.Model.Tensor(name)
+	if t == nil {
+		return nil, fmt.Errorf("input %q is not defined", name)
+	}
+	if t.Data == nil {
+		return nil, fmt.Errorf("input %q is an integer tensor where a float tensor is needed", name)
+	}
+	v := c.tensorNode(t)
+	c.vals[name] = v
+	return v, nil
+}
+
+// optIn is in for an optional input: nil when absent.
+func (c *lowering) optIn(n *nn.Node, i int) (*G.Node, error) {
+	if i >= len(n.Inputs) || n.Inputs[i] == "" {
+		return nil, nil
+	}
+	return c.in(n, i)
+}
+
+func (c *lowering) tensorNode(t *nn.Tensor) *G.Node {
+	var d *tensor.Dense
+	shape := t.Shape
+	if len(shape) == 0 {
+		shape = []int{1}
+	}
+	if c.p.Opts.Float64 {
+		f := make([]float64, len(t.Data))
+		for i, v := range t.Data {
+			f[i] = float64(v)
+		}
+		d = tensor.New(tensor.WithBacking(f), tensor.WithShape(shape...))
+	} else {
+		d = tensor.New(tensor.WithBacking(t.Data), tensor.WithShape(shape...))
+	}
+	v := G.NewTensor(c.p.g, c.p.dtype(), len(shape), G.WithShape(shape...), G.WithName(t.Name), G.WithValue(d))
+	c.p.params[t.Name] = d
+	c.p.pnodes[t.Name] = v
+	return v
+}
+
+// ints returns input i of n as a compile-time integer vector (a shape or axes), or nil if absent.
+func (c *lowering) ints(n *nn.Node, i int) ([]int64, error) {
+	if i >= len(n.Inputs) || n.Inputs[i] == "" {
+		return nil, nil
+	}
+	t := c.p.Model.Tensor(n.Inputs[i])
+	if t == nil || t.Ints == nil {
+		return nil, fmt.Errorf("input %q must be a constant integer tensor", n.Inputs[i])
+	}
+	return t.Ints, nil
+}
+
+// scalarIn returns input i of n as a compile-time float constant (Clip's bounds), ok=false if absent.
+func (c *lowering) scalarIn(n *nn.Node, i int) (float64, bool, error) {
+	if i >= len(n.Inputs) || n.Inputs[i] == "" {
+		return 0, false, nil
+	}
+	t := c.p.Model.Tensor(n.Inputs[i])
+	if t == nil || t.Data == nil || len(t.Data) != 1 {
+		return 0, false, fmt.Errorf("input %q must be a constant scalar", n.Inputs[i])
+	}
+	return float64(t.Data[0]), true, nil
+}
+
+func (c *lowering) out(n *nn.Node, v *G.Node) error {
+	if len(n.Outputs) == 0 {
+		return fmt.Errorf("has no output")
+	}
+	c.vals[n.Outputs[0]] = v
+	return nil
+}
+
+func ints(v []int64) []int {
+	o := make([]int, len(v))
+	for i, x := range v {
+		o[i] = int(x)
+	}
+	return o
+}
+
+func shapeInts(s tensor.Shape) []int64 {
+	o := make([]int64, len(s))
+	for i, x := range s {
+		o[i] = int64(x)
+	}
+	return o
+}

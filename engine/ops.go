@@ -1,0 +1,575 @@
+package engine
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+
+	"tlkit/nn"
+	"tlkit/ops"
+)
+
+func init() {
+	register(lowerConv, "Conv")
+	register(lowerGemm, "Gemm")
+	register(lowerUnary, "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish")
+	register(lowerPool, "MaxPool", "AveragePool")
+	register(lowerGlobalAvgPool, "GlobalAveragePool")
+	register(lowerBatchNorm, "BatchNormalization")
+	register(lowerBinary, "Add", "Sub", "Mul", "Div")
+	register(lowerFlatten, "Flatten")
+	register(lowerReshape, "Reshape")
+	register(lowerIdentity, "Identity", "Dropout")
+	register(lowerSoftmax, "Softmax", "LogSoftmax")
+	register(lowerSqueeze, "Squeeze", "Unsqueeze")
+}
+
+// spatial2 reads a 2-element spatial attribute (kernel_shape, strides, dilations).
+func spatial2(n *nn.Node, name string, def int) ([2]int, error) {
+	v, err := n.IntsAttr(name, nil)
+	if err != nil {
+		return [2]int{}, err
+	}
+	if v == nil {
+		return [2]int{def, def}, nil
+	}
+	if len(v) != 2 {
+		return [2]int{}, fmt.Errorf("%s = %v: only 2-D (NCHW) is supported", name, v)
+	}
+	return [2]int{int(v[0]), int(v[1])}, nil
+}
+
+// pads2 resolves ONNX padding (pads or auto_pad) for a 2-D window into begin and end pads.
+func pads2(n *nn.Node, in, k, s, d [2]int) (begin, end [2]int, err error) {
+	auto, err := n.StringAttr("auto_pad", "NOTSET")
+	if err != nil {
+		return
+	}
+	switch auto {
+	case "NOTSET", "":
+		p, e := n.IntsAttr("pads", nil)
+		if e != nil {
+			return begin, end, e
+		}
+		if p == nil {
+			return
+		}
+		if len(p) != 4 {
+			return begin, end, fmt.Errorf("pads = %v: want 4 values for 2-D", p)
+		}
+		for _, v := range p {
+			if v < 0 {
+				return begin, end, fmt.Errorf("pads = %v: negative pads are not supported", p)
+			}
+		}
+		return [2]int{int(p[0]), int(p[1])}, [2]int{int(p[2]), int(p[3])}, nil
+	case "VALID":
+		return
+	case "SAME_UPPER", "SAME_LOWER":
+		for i := 0; i < 2; i++ {
+			out := (in[i] + s[i] - 1) / s[i]
+			total := max((out-1)*s[i]+(k[i]-1)*d[i]+1-in[i], 0)
+			small := total / 2
+			if auto == "SAME_UPPER" {
+				begin[i], end[i] = small, total-small
+			} else {
+				begin[i], end[i] = total-small, small
+			}
+		}
+		return
+	}
+	return begin, end, fmt.Errorf("auto_pad = %q is not a known mode", auto)
+}
+
+func lowerConv(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	w, err := c.in(n, 1)
+	if err != nil {
+		return err
+	}
+	b, err := c.optIn(n, 2)
+	if err != nil {
+		return err
+	}
+	if len(x.Shape()) != 4 {
+		return fmt.Errorf("only 2-D convolution (4-D NCHW input) is supported, input is %v", x.Shape())
+	}
+	ws := w.Shape()
+	k := [2]int{ws[2], ws[3]}
+	if ks, err := spatial2(n, "kernel_shape", 0); err != nil {
+		return err
+	} else if n.HasAttr("kernel_shape") && ks != k {
+		return fmt.Errorf("kernel_shape %v disagrees with weights %v", ks, ws)
+	}
+	s, err := spatial2(n, "strides", 1)
+	if err != nil {
+		return err
+	}
+	d, err := spatial2(n, "dilations", 1)
+	if err != nil {
+		return err
+	}
+	xs := x.Shape()
+	pb, pe, err := pads2(n, [2]int{xs[2], xs[3]}, k, s, d)
+	if err != nil {
+		return err
+	}
+	group, err := n.IntAttr("group", 1)
+	if err != nil {
+		return err
+	}
+	y, err := ops.NewConv2D(x, w, b, s, d, pb, pe, int(group))
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+func lowerGemm(c *lowering, n *nn.Node) error {
+	a, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := c.in(n, 1)
+	if err != nil {
+		return err
+	}
+	cc, err := c.optIn(n, 2)
+	if err != nil {
+		return err
+	}
+	ta, err := n.IntAttr("transA", 0)
+	if err != nil {
+		return err
+	}
+	tb, err := n.IntAttr("transB", 0)
+	if err != nil {
+		return err
+	}
+	alpha, err := n.FloatAttr("alpha", 1)
+	if err != nil {
+		return err
+	}
+	beta, err := n.FloatAttr("beta", 1)
+	if err != nil {
+		return err
+	}
+	y, err := ops.NewGemm(a, b, cc, ta != 0, tb != 0, float64(alpha), float64(beta))
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+var unaryKinds = map[string]ops.UnaryKind{"Relu": ops.Relu, "LeakyRelu": ops.LeakyRelu, "Sigmoid": ops.Sigmoid, "Tanh": ops.Tanh,
+	"Clip": ops.Clip, "HardSigmoid": ops.HardSigmoid, "HardSwish": ops.HardSwish}
+
+func lowerUnary(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	kind := unaryKinds[n.Op]
+	p := ops.UnaryParams{Min: math.Inf(-1), Max: math.Inf(1)}
+	switch kind {
+	case ops.LeakyRelu:
+		a, err := n.FloatAttr("alpha", 0.01)
+		if err != nil {
+			return err
+		}
+		p.Alpha = float64(a)
+	case ops.HardSigmoid:
+		a, err := n.FloatAttr("alpha", 0.2)
+		if err != nil {
+			return err
+		}
+		b, err := n.FloatAttr("beta", 0.5)
+		if err != nil {
+			return err
+		}
+		p.Alpha, p.Beta = float64(a), float64(b)
+	case ops.Clip:
+		if c.p.Model.Opset > 0 && c.p.Model.Opset < 11 {
+			lo, err := n.FloatAttr("min", float32(math.Inf(-1)))
+			if err != nil {
+				return err
+			}
+			hi, err := n.FloatAttr("max", float32(math.Inf(1)))
+			if err != nil {
+				return err
+			}
+			p.Min, p.Max = float64(lo), float64(hi)
+			break
+		}
+		if v, ok, err := c.scalarIn(n, 1); err != nil {
+			return err
+		} else if ok {
+			p.Min = v
+		}
+		if v, ok, err := c.scalarIn(n, 2); err != nil {
+			return err
+		} else if ok {
+			p.Max = v
+		}
+	}
+	y, err := ops.NewUnary(x, kind, p)
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+func lowerPool(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	if len(n.Outputs) > 1 && n.Outputs[1] != "" {
+		return fmt.Errorf("the Indices output is not supported")
+	}
+	xs := x.Shape()
+	if len(xs) != 4 {
+		return fmt.Errorf("only 2-D pooling (4-D NCHW input) is supported, input is %v", xs)
+	}
+	if !n.HasAttr("kernel_shape") {
+		return fmt.Errorf("kernel_shape is required")
+	}
+	k, err := spatial2(n, "kernel_shape", 0)
+	if err != nil {
+		return err
+	}
+	s, err := spatial2(n, "strides", 1)
+	if err != nil {
+		return err
+	}
+	d, err := spatial2(n, "dilations", 1)
+	if err != nil {
+		return err
+	}
+	pb, pe, err := pads2(n, [2]int{xs[2], xs[3]}, k, s, d)
+	if err != nil {
+		return err
+	}
+	ceil, err := n.IntAttr("ceil_mode", 0)
+	if err != nil {
+		return err
+	}
+	if so, err := n.IntAttr("storage_order", 0); err != nil || so != 0 {
+		return fmt.Errorf("storage_order %d is not supported", so)
+	}
+	g, err := ops.NewPoolGeom(xs, k, s, d, pb, pe, ceil != 0)
+	if err != nil {
+		return err
+	}
+	var y *G.Node
+	if n.Op == "MaxPool" {
+		y, err = ops.NewMaxPool(x, g)
+	} else {
+		cip, e := n.IntAttr("count_include_pad", 0)
+		if e != nil {
+			return e
+		}
+		g.CountIncludePad = cip != 0
+		y, err = ops.NewAvgPool(x, g)
+	}
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+func lowerGlobalAvgPool(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	y, err := ops.NewGlobalAvgPool(x)
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+func lowerBatchNorm(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	scale, err := c.in(n, 1)
+	if err != nil {
+		return err
+	}
+	bias, err := c.in(n, 2)
+	if err != nil {
+		return err
+	}
+	var stats [2][]float32
+	for i := 0; i < 2; i++ {
+		name := ""
+		if 3+i < len(n.Inputs) {
+			name = n.Inputs[3+i]
+		}
+		t := c.p.Model.Tensor(name)
+		if t == nil || t.Data == nil {
+			return fmt.Errorf("running statistic %q must be a float tensor of the model", name)
+		}
+		stats[i] = t.Data
+	}
+	eps, err := n.FloatAttr("epsilon", 1e-5)
+	if err != nil {
+		return err
+	}
+	mom, err := n.FloatAttr("momentum", 0.9)
+	if err != nil {
+		return err
+	}
+	for _, o := range n.Outputs[1:] {
+		if o != "" {
+			return fmt.Errorf("only the first output (Y) is supported; running statistics are updated in place")
+		}
+	}
+	training := c.p.Opts.Train && !c.p.Opts.FreezeBN
+	y, err := ops.NewBatchNorm(x, scale, bias, training, float64(eps), float64(mom), stats[0], stats[1])
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+var binaryKinds = map[string]ops.BinaryKind{"Add": ops.Add, "Sub": ops.Sub, "Mul": ops.Mul, "Div": ops.Div}
+
+func lowerBinary(c *lowering, n *nn.Node) error {
+	a, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	b, err := c.in(n, 1)
+	if err != nil {
+		return err
+	}
+	y, err := ops.NewBinary(binaryKinds[n.Op], a, b)
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+func reshape(c *lowering, n *nn.Node, x *G.Node, s []int) error {
+	if tensor.Shape(s).Eq(x.Shape()) {
+		return c.out(n, x)
+	}
+	y, err := ops.NewReshape(x, tensor.Shape(s))
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+func lowerFlatten(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	xs := x.Shape()
+	axis, err := n.IntAttr("axis", 1)
+	if err != nil {
+		return err
+	}
+	if axis < 0 {
+		axis += int64(len(xs))
+	}
+	if axis < 0 || int(axis) > len(xs) {
+		return fmt.Errorf("axis %d out of range for shape %v", axis, xs)
+	}
+	outer := 1
+	for _, d := range xs[:axis] {
+		outer *= d
+	}
+	return reshape(c, n, x, []int{outer, xs.TotalSize() / outer})
+}
+
+func lowerReshape(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	target, err := c.ints(n, 1)
+	if err != nil {
+		return err
+	}
+	allowZero, err := n.IntAttr("allowzero", 0)
+	if err != nil {
+		return err
+	}
+	s, err := ReshapeTarget(x.Shape(), target, allowZero != 0)
+	if err != nil {
+		return err
+	}
+	return reshape(c, n, x, s)
+}
+
+// ReshapeTarget resolves ONNX Reshape's shape argument against the input shape: 0 copies the
+// input's dimension (unless allowzero), one -1 takes what is left.
+func ReshapeTarget(in tensor.Shape, target []int64, allowZero bool) ([]int, error) {
+	s := make([]int, len(target))
+	infer := -1
+	known := 1
+	for i, d := range target {
+		switch {
+		case d == -1:
+			if infer >= 0 {
+				return nil, fmt.Errorf("shape %v has more than one -1", target)
+			}
+			infer = i
+			continue
+		case d == 0 && !allowZero:
+			if i >= len(in) {
+				return nil, fmt.Errorf("shape %v copies dimension %d of a %d-D input", target, i, len(in))
+			}
+			s[i] = in[i]
+		case d < 0:
+			return nil, fmt.Errorf("shape %v has a negative dimension", target)
+		default:
+			s[i] = int(d)
+		}
+		known *= s[i]
+	}
+	total := in.TotalSize()
+	if infer >= 0 {
+		if known == 0 || total%known != 0 {
+			return nil, fmt.Errorf("cannot reshape %v to %v", in, target)
+		}
+		s[infer] = total / known
+	} else if known != total {
+		return nil, fmt.Errorf("cannot reshape %v (%d elements) to %v", in, total, target)
+	}
+	return s, nil
+}
+
+func lowerIdentity(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	for _, o := range n.Outputs[1:] {
+		if o != "" {
+			return fmt.Errorf("the mask output is not supported")
+		}
+	}
+	return c.out(n, x)
+}
+
+func lowerSoftmax(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	xs := x.Shape()
+	legacy := c.p.Model.Opset > 0 && c.p.Model.Opset < 13
+	def := int64(-1)
+	if legacy {
+		def = 1
+	}
+	axis, err := n.IntAttr("axis", def)
+	if err != nil {
+		return err
+	}
+	if axis < 0 {
+		axis += int64(len(xs))
+	}
+	if axis < 0 || int(axis) >= len(xs) {
+		return fmt.Errorf("axis out of range for shape %v", xs)
+	}
+	log := n.Op == "LogSoftmax"
+	if !legacy || int(axis) == len(xs)-1 {
+		y, err := ops.NewSoftmax(x, int(axis), log)
+		if err != nil {
+			return err
+		}
+		return c.out(n, y)
+	}
+	// Before opset 13 the input is coerced to 2-D at axis and normalised over the second part.
+	outer := 1
+	for _, d := range xs[:axis] {
+		outer *= d
+	}
+	x2, err := ops.NewReshape(x, tensor.Shape{outer, xs.TotalSize() / outer})
+	if err != nil {
+		return err
+	}
+	y2, err := ops.NewSoftmax(x2, 1, log)
+	if err != nil {
+		return err
+	}
+	y, err := ops.NewReshape(y2, xs)
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+func lowerSqueeze(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	xs := x.Shape()
+	axes, err := n.IntsAttr("axes", nil)
+	if err != nil {
+		return err
+	}
+	if axes == nil {
+		if axes, err = c.ints(n, 1); err != nil {
+			return err
+		}
+	}
+	var s []int
+	if n.Op == "Squeeze" {
+		drop := map[int]bool{}
+		for _, a := range axes {
+			if a < 0 {
+				a += int64(len(xs))
+			}
+			if a < 0 || int(a) >= len(xs) || xs[a] != 1 {
+				return fmt.Errorf("cannot squeeze axis %d of shape %v", a, xs)
+			}
+			drop[int(a)] = true
+		}
+		for i, d := range xs {
+			if (axes == nil && d == 1) || drop[i] {
+				continue
+			}
+			s = append(s, d)
+		}
+	} else {
+		if axes == nil {
+			return fmt.Errorf("axes are required")
+		}
+		r := len(xs) + len(axes)
+		ins := map[int]bool{}
+		for _, a := range axes {
+			if a < 0 {
+				a += int64(r)
+			}
+			if a < 0 || int(a) >= r || ins[int(a)] {
+				return fmt.Errorf("bad axis %d for output rank %d", a, r)
+			}
+			ins[int(a)] = true
+		}
+		j := 0
+		for i := 0; i < r; i++ {
+			if ins[i] {
+				s = append(s, 1)
+			} else {
+				s = append(s, xs[j])
+				j++
+			}
+		}
+	}
+	return reshape(c, n, x, s)
+}

@@ -1,0 +1,93 @@
+// Package models holds tlkit's built-in networks: the seed tutorial's MNIST models and the small
+// backbone of the offline transfer demo.
+package models
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"tlkit/nn"
+)
+
+// builders maps a built-in name to its constructor. classes is the size of the output layer;
+// sample is the per-sample input shape (C, H, W).
+var builders = map[string]struct {
+	doc   string
+	build func(seed int64, classes int, sample []int) (*nn.Model, error)
+}{
+	"mlp":    {"Flatten → Linear(784,256) → Sigmoid → Linear(256,10); 203,530 parameters on MNIST", MLP},
+	"cnn":    {"Conv(1→4,3) → ReLU → Conv(4→8,3) → ReLU → Flatten → Linear(4608,48) → ReLU → Linear(48,10); 222,058 parameters", CNN},
+	"lenet5": {"LeNet-5: Conv(1→6,5) → Tanh → AvgPool(2) → Conv(6→16,5) → Tanh → AvgPool(2) → Conv(16→120,4) → Tanh → Linear(120,84) → Tanh → Linear(84,10); 44,426 parameters", LeNet5},
+}
+
+// Names lists the built-in models.
+func Names() []string {
+	var n []string
+	for k := range builders {
+		n = append(n, k)
+	}
+	sort.Strings(n)
+	return n
+}
+
+// Doc describes a built-in model in one line.
+func Doc(name string) string { return builders[name].doc }
+
+// Build constructs the named model for samples of shape sample (C,H,W) and classes outputs,
+// initialised as PyTorch initialises the same layers, from seed.
+func Build(name string, seed int64, classes int, sample []int) (*nn.Model, error) {
+	b, ok := builders[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown model %q (built-in models: %s)", name, strings.Join(Names(), ", "))
+	}
+	if len(sample) != 3 {
+		return nil, fmt.Errorf("model %s: want a C×H×W sample shape, got %v", name, sample)
+	}
+	return b.build(seed, classes, sample)
+}
+
+// MLP is the seed's multi-layer perceptron.
+func MLP(seed int64, classes int, s []int) (*nn.Model, error) {
+	b := nn.NewBuilder("mlp", seed, s...)
+	x := b.Flatten(b.Input())
+	x = b.Linear(x, "fc1", s[0]*s[1]*s[2], 256)
+	x = b.Act(x, "Sigmoid")
+	x = b.Linear(x, "fc2", 256, classes)
+	return b.Finish(x)
+}
+
+// CNN is the seed's small convolutional network (no pooling).
+func CNN(seed int64, classes int, s []int) (*nn.Model, error) {
+	b := nn.NewBuilder("cnn", seed, s...)
+	x := b.Conv(b.Input(), "conv1", s[0], 4, 3, nn.ConvOpts{Bias: true})
+	x = b.Act(x, "Relu")
+	x = b.Conv(x, "conv2", 4, 8, 3, nn.ConvOpts{Bias: true})
+	x = b.Act(x, "Relu")
+	x = b.Flatten(x)
+	x = b.Linear(x, "fc1", 8*(s[1]-4)*(s[2]-4), 48)
+	x = b.Act(x, "Relu")
+	x = b.Linear(x, "fc2", 48, classes)
+	return b.Finish(x)
+}
+
+// LeNet5 is the seed's LeNet-5 with average pooling and tanh.
+func LeNet5(seed int64, classes int, s []int) (*nn.Model, error) {
+	if s[1] != 28 || s[2] != 28 {
+		return nil, fmt.Errorf("lenet5 expects 28×28 inputs, got %d×%d", s[1], s[2])
+	}
+	b := nn.NewBuilder("lenet5", seed, s...)
+	x := b.Conv(b.Input(), "conv1", s[0], 6, 5, nn.ConvOpts{Bias: true})
+	x = b.Act(x, "Tanh")
+	x = b.AvgPool(x, 2, 2)
+	x = b.Conv(x, "conv2", 6, 16, 5, nn.ConvOpts{Bias: true})
+	x = b.Act(x, "Tanh")
+	x = b.AvgPool(x, 2, 2)
+	x = b.Conv(x, "conv3", 16, 120, 4, nn.ConvOpts{Bias: true})
+	x = b.Act(x, "Tanh")
+	x = b.Flatten(x)
+	x = b.Linear(x, "fc1", 120, 84)
+	x = b.Act(x, "Tanh")
+	x = b.Linear(x, "fc2", 84, classes)
+	return b.Finish(x)
+}

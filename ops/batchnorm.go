@@ -1,0 +1,235 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// BatchNorm is spatial batch normalisation (ONNX BatchNormalization) over N×C×... tensors, with
+// inputs x, scale, bias.
+//
+// In training mode it normalises with the batch's statistics and, when Running is set, updates
+// the running statistics as PyTorch does: running = Momentum·running + (1-Momentum)·batch, with
+// the unbiased batch variance for the running variance (ONNX's text uses the biased one; we follow
+// PyTorch, whose models are what users bring). Momentum is ONNX's (0.9 = PyTorch's 0.1).
+// In inference mode it uses the running statistics, and its gradient treats them as constants
+// (gorgonia's BatchNorm gets this gradient wrong).
+type BatchNorm struct {
+	base
+	Training bool
+	Epsilon  float64
+	Momentum float64
+	// Running statistics, shared with the model's buffers; required in inference mode.
+	Mean, Var []float32
+	n, c, p   int
+}
+
+// NewBatchNorm adds batch normalisation of x to the graph.
+func NewBatchNorm(x, scale, bias *G.Node, training bool, eps, momentum float64, mean, variance []float32) (*G.Node, error) {
+	s := x.Shape()
+	if len(s) < 2 {
+		return nil, fmt.Errorf("batchnorm: want N×C×..., got %v", s)
+	}
+	c := s[1]
+	if scale.Shape().TotalSize() != c || bias.Shape().TotalSize() != c {
+		return nil, fmt.Errorf("batchnorm: input has %d channels, scale %v and bias %v", c, scale.Shape(), bias.Shape())
+	}
+	if (mean != nil && len(mean) != c) || (variance != nil && len(variance) != c) || (!training && (mean == nil || variance == nil)) {
+		return nil, fmt.Errorf("batchnorm: running statistics must have %d channels", c)
+	}
+	if training && s.TotalSize()/c < 2 {
+		return nil, fmt.Errorf("batchnorm: training needs more than one value per channel, input is %v", s)
+	}
+	op := &BatchNorm{base: newBase("BatchNorm", s, s, scale.Shape(), bias.Shape()), Training: training, Epsilon: eps, Momentum: momentum,
+		Mean: mean, Var: variance, n: s[0], c: c, p: s.TotalSize() / (s[0] * c)}
+	if training {
+		op.name = "BatchNormTrain"
+	}
+	return apply(op, x, scale, bias)
+}
+
+// stats returns each channel's mean and 1/sqrt(var+eps): the batch's in training mode, the
+// running ones otherwise. In training mode it also returns the biased batch variance.
+func stats[T Float](op *BatchNorm, x []T) (mean, invstd, bvar []float64) {
+	mean, invstd = make([]float64, op.c), make([]float64, op.c)
+	if !op.Training {
+		for ch := range mean {
+			mean[ch] = float64(op.Mean[ch])
+			invstd[ch] = 1 / math.Sqrt(float64(op.Var[ch])+op.Epsilon)
+		}
+		return mean, invstd, nil
+	}
+	bvar = make([]float64, op.c)
+	cnt := float64(op.n * op.p)
+	parallelFor(op.c, 4, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s float64
+			for b := 0; b < op.n; b++ {
+				for _, v := range x[(b*op.c+ch)*op.p : (b*op.c+ch+1)*op.p] {
+					s += float64(v)
+				}
+			}
+			m := s / cnt
+			var q float64
+			for b := 0; b < op.n; b++ {
+				for _, v := range x[(b*op.c+ch)*op.p : (b*op.c+ch+1)*op.p] {
+					d := float64(v) - m
+					q += d * d
+				}
+			}
+			mean[ch], bvar[ch] = m, q/cnt
+			invstd[ch] = 1 / math.Sqrt(q/cnt+op.Epsilon)
+		}
+	})
+	return mean, invstd, bvar
+}
+
+func (op *BatchNorm) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		bnForward(op, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
+	} else {
+		bnForward(op, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](out))
+	}
+	return nil
+}
+
+func bnForward[T Float](op *BatchNorm, x, scale, bias, y []T) {
+	mean, invstd, bvar := stats(op, x)
+	parallelFor(op.n*op.c, 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ch := i % op.c
+			a := float64(scale[ch]) * invstd[ch]
+			b := float64(bias[ch]) - mean[ch]*a
+			ta, tb := T(a), T(b)
+			xs, ys := x[i*op.p:(i+1)*op.p], y[i*op.p:(i+1)*op.p]
+			for j, v := range xs {
+				ys[j] = v*ta + tb
+			}
+		}
+	})
+	if op.Training && op.Mean != nil {
+		cnt := float64(op.n * op.p)
+		m := op.Momentum
+		for ch := 0; ch < op.c; ch++ {
+			op.Mean[ch] = float32(m*float64(op.Mean[ch]) + (1-m)*mean[ch])
+			op.Var[ch] = float32(m*float64(op.Var[ch]) + (1-m)*bvar[ch]*cnt/(cnt-1))
+		}
+	}
+}
+
+func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *BatchNorm) DiffWRT(int) []bool                 { return []bool{true, true, true} }
+
+func (op *BatchNorm) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	x, scale := in[0], in[1]
+	dx, err := apply(&bnGradInput{base: newBase("BatchNormGradInput", op.out, op.out, op.in[1], op.out), fwd: op}, x, scale, grad)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := apply(&bnGradScale{base: newBase("BatchNormGradScale", op.in[1], op.out, op.out), fwd: op}, x, grad)
+	if err != nil {
+		return nil, err
+	}
+	db, err := ChannelSum(grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx, ds, db}, nil
+}
+
+// bnGradInput computes dx from (x, scale, dy), recomputing the statistics from x. In training
+// mode dx = scale·invstd·(dy - mean(dy) - x̂·mean(dy·x̂)); in inference mode dx = scale·invstd·dy.
+type bnGradInput struct {
+	base
+	fwd *BatchNorm
+}
+
+func (op *bnGradInput) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		bnBackwardInput(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
+	} else {
+		bnBackwardInput(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](out))
+	}
+	return nil
+}
+
+// sums returns Σdy and Σdy·x̂ per channel.
+func bnSums[T Float](op *BatchNorm, x, dy []T, mean, invstd []float64) (sdy, sdyx []float64) {
+	sdy, sdyx = make([]float64, op.c), make([]float64, op.c)
+	parallelFor(op.c, 4, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s, sx float64
+			m, is := mean[ch], invstd[ch]
+			for b := 0; b < op.n; b++ {
+				off := (b*op.c + ch) * op.p
+				for j, g := range dy[off : off+op.p] {
+					s += float64(g)
+					sx += float64(g) * (float64(x[off+j]) - m) * is
+				}
+			}
+			sdy[ch], sdyx[ch] = s, sx
+		}
+	})
+	return
+}
+
+func bnBackwardInput[T Float](op *BatchNorm, x, scale, dy, dx []T) {
+	mean, invstd, _ := stats(op, x)
+	var sdy, sdyx []float64
+	if op.Training {
+		sdy, sdyx = bnSums(op, x, dy, mean, invstd)
+	}
+	cnt := float64(op.n * op.p)
+	parallelFor(op.n*op.c, 8, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ch := i % op.c
+			k := float64(scale[ch]) * invstd[ch]
+			gs, xs, ds := dy[i*op.p:(i+1)*op.p], x[i*op.p:(i+1)*op.p], dx[i*op.p:(i+1)*op.p]
+			if !op.Training {
+				tk := T(k)
+				for j, g := range gs {
+					ds[j] = g * tk
+				}
+				continue
+			}
+			// dx = k·(dy - a - (x - mean)·invstd·b) = k·dy + (c0 + c1·x)
+			a, b := sdy[ch]/cnt, sdyx[ch]/cnt
+			c1 := -k * b * invstd[ch]
+			c0 := -k*a - c1*mean[ch]
+			tk, t0, t1 := T(k), T(c0), T(c1)
+			for j, g := range gs {
+				ds[j] = g*tk + t0 + t1*xs[j]
+			}
+		}
+	})
+}
+
+func (op *bnGradInput) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+
+// bnGradScale computes dscale = Σ dy·x̂ from (x, dy).
+type bnGradScale struct {
+	base
+	fwd *BatchNorm
+}
+
+func (op *bnGradScale) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		bnBackwardScale(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+	} else {
+		bnBackwardScale(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+	}
+	return nil
+}
+
+func bnBackwardScale[T Float](op *BatchNorm, x, dy, ds []T) {
+	mean, invstd, _ := stats(op, x)
+	_, sdyx := bnSums(op, x, dy, mean, invstd)
+	for ch := range ds {
+		ds[ch] = T(sdyx[ch])
+	}
+}
+
+func (op *bnGradScale) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -1,0 +1,178 @@
+package ops
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// BinaryKind selects an element-wise arithmetic operator.
+type BinaryKind int
+
+const (
+	Add BinaryKind = iota
+	Sub
+	Mul
+	Div
+)
+
+var binaryNames = [...]string{"Add", "Sub", "Mul", "Div"}
+
+func (k BinaryKind) String() string { return binaryNames[k] }
+
+// Binary is ONNX's Add, Sub, Mul or Div with NumPy broadcasting. (gorgonia's own broadcasting
+// ops materialise both operands; this one reads them through strides.)
+type Binary struct {
+	base
+	Kind BinaryKind
+}
+
+// NewBinary adds kind(a, b) to the graph.
+func NewBinary(kind BinaryKind, a, b *G.Node) (*G.Node, error) {
+	as, bs := shapeOf(a), shapeOf(b)
+	out, err := BroadcastShape(as, bs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", kind, err)
+	}
+	if len(out) == 0 {
+		out = tensor.Shape{1}
+	}
+	return apply(&Binary{base: newBase(kind.String(), out, as, bs), Kind: kind}, a, b)
+}
+
+func (op *Binary) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		binaryFwd(op.Kind, data[float32](in[0]), op.in[0], data[float32](in[1]), op.in[1], data[float32](out), op.out)
+	} else {
+		binaryFwd(op.Kind, data[float64](in[0]), op.in[0], data[float64](in[1]), op.in[1], data[float64](out), op.out)
+	}
+	return nil
+}
+
+func binaryFwd[T Float](k BinaryKind, a []T, as tensor.Shape, b []T, bs tensor.Shape, y []T, ys tensor.Shape) {
+	if as.TotalSize() == ys.TotalSize() && bs.TotalSize() == ys.TotalSize() {
+		parallelFor(len(y), 1<<15, func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				y[i] = apply2(k, a[i], b[i])
+			}
+		})
+		return
+	}
+	sa, sb := bstrides(as, ys), bstrides(bs, ys)
+	// Walk both operands' broadcast index together through the target.
+	nd := len(ys)
+	inner := 1
+	if nd > 0 {
+		inner = ys[nd-1]
+	}
+	outer := ys.TotalSize() / max(inner, 1)
+	idx := make([]int, max(nd-1, 0))
+	ia, ib := 0, 0
+	stA, stB := 0, 0
+	if nd > 0 {
+		stA, stB = sa[nd-1], sb[nd-1]
+	}
+	for o := 0; o < outer; o++ {
+		row := y[o*inner : (o+1)*inner]
+		for j := range row {
+			row[j] = apply2(k, a[ia+j*stA], b[ib+j*stB])
+		}
+		for ax := nd - 2; ax >= 0; ax-- {
+			idx[ax]++
+			ia += sa[ax]
+			ib += sb[ax]
+			if idx[ax] < ys[ax] {
+				break
+			}
+			ia -= sa[ax] * ys[ax]
+			ib -= sb[ax] * ys[ax]
+			idx[ax] = 0
+		}
+	}
+}
+
+func apply2[T Float](k BinaryKind, a, b T) T {
+	switch k {
+	case Add:
+		return a + b
+	case Sub:
+		return a - b
+	case Mul:
+		return a * b
+	}
+	return a / b
+}
+
+func (op *Binary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *Binary) DiffWRT(int) []bool                 { return []bool{true, true} }
+
+func (op *Binary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	res := make(G.Nodes, 2)
+	for i := 0; i < 2; i++ {
+		var err error
+		switch {
+		case op.Kind == Add || (op.Kind == Sub && i == 0):
+			res[i], err = ReduceTo(grad, op.in[i], 1)
+		case op.Kind == Sub:
+			res[i], err = ReduceTo(grad, op.in[i], -1)
+		default:
+			g := &binaryGrad{base: newBase(fmt.Sprintf("%sGrad%d", op.Kind, i), reducedShape(op.in[i]), op.in[0], op.in[1], op.out), fwd: op, wrt: i}
+			res[i], err = apply(g, in[0], in[1], grad)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func reducedShape(s tensor.Shape) tensor.Shape {
+	if len(s) == 0 {
+		return tensor.Shape{1}
+	}
+	return s
+}
+
+// binaryGrad computes the gradient of Mul or Div with respect to one operand from (a, b, dy):
+// the element-wise partial derivative times dy, summed back to the operand's shape.
+type binaryGrad struct {
+	base
+	fwd *Binary
+	wrt int
+}
+
+func (op *binaryGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		binaryBwd(op, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
+	} else {
+		binaryBwd(op, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](out))
+	}
+	return nil
+}
+
+func binaryBwd[T Float](op *binaryGrad, a, b, dy, dx []T) {
+	f := op.fwd
+	// t = ∂y/∂operand · dy, at full (broadcast) size.
+	var other []T
+	var os tensor.Shape
+	t := make([]T, len(dy))
+	switch {
+	case f.Kind == Mul && op.wrt == 0:
+		other, os = b, f.in[1]
+		binaryFwd(Mul, dy, f.out, other, os, t, f.out)
+	case f.Kind == Mul:
+		other, os = a, f.in[0]
+		binaryFwd(Mul, dy, f.out, other, os, t, f.out)
+	case op.wrt == 0: // d(a/b)/da = 1/b
+		binaryFwd(Div, dy, f.out, b, f.in[1], t, f.out)
+	default: // d(a/b)/db = -a/b²  = -(a/b)/b
+		binaryFwd(Div, a, f.in[0], b, f.in[1], t, f.out)
+		binaryFwd(Div, t, f.out, b, f.in[1], t, f.out)
+		for i := range t {
+			t[i] = -t[i] * dy[i]
+		}
+	}
+	reduceInto(t, f.out, dx, reducedShape(f.in[op.wrt]), 1)
+}
+func (op *binaryGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -1,0 +1,151 @@
+package ops
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// Conv2D is ONNX's Conv on NCHW tensors: inputs x, w and an optional bias; explicit pads,
+// strides, dilations and groups. It is computed as im2col followed by a matrix product per chunk
+// of images, split over the cores.
+type Conv2D struct {
+	base
+	Geom ConvGeom
+	bias bool
+}
+
+// NewConv2D adds a convolution of x by w (and b, when not nil) to the graph.
+func NewConv2D(x, w, b *G.Node, strides, dilations, pads [2]int, padsEnd [2]int, groups int) (*G.Node, error) {
+	xs, ws := x.Shape(), w.Shape()
+	if len(xs) != 4 || len(ws) != 4 {
+		return nil, fmt.Errorf("conv: want 4-D input and weights, got %v and %v", xs, ws)
+	}
+	if groups < 1 || xs[1] != ws[1]*groups {
+		return nil, fmt.Errorf("conv: input has %d channels but weights %v with group %d expect %d", xs[1], ws, groups, ws[1]*groups)
+	}
+	g, ok := NewConvGeom(xs[0], xs[1], xs[2], xs[3], ws[0], groups, ws[2], ws[3],
+		strides[0], strides[1], dilations[0], dilations[1], pads[0], pads[1], padsEnd[0], padsEnd[1])
+	if !ok {
+		return nil, fmt.Errorf("conv: input %v, weights %v, strides %v, dilations %v, pads %v/%v give no output", xs, ws, strides, dilations, pads, padsEnd)
+	}
+	out := tensor.Shape{g.N, g.M, g.OH, g.OW}
+	in := []*G.Node{x, w}
+	shapes := []tensor.Shape{xs, ws}
+	if b != nil {
+		if bs := b.Shape(); bs.TotalSize() != g.M || len(bs) != 1 {
+			return nil, fmt.Errorf("conv: bias shape %v, want [%d]", bs, g.M)
+		}
+		in = append(in, b)
+		shapes = append(shapes, b.Shape())
+	}
+	op := &Conv2D{base: newBase(fmt.Sprintf("Conv%dx%d/s%d", g.KH, g.KW, g.SH), out, shapes...), Geom: g, bias: b != nil}
+	return apply(op, in...)
+}
+
+func (op *Conv2D) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		runConv[float32](op, out, in)
+	} else {
+		runConv[float64](op, out, in)
+	}
+	return nil
+}
+
+func runConv[T Float](op *Conv2D, out *tensor.Dense, in []*tensor.Dense) {
+	var b []T
+	if op.bias {
+		b = data[T](in[2])
+	}
+	convForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out))
+}
+
+func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+
+func (op *Conv2D) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+
+func (op *Conv2D) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	gd := &convGradData{base: newBase("ConvGradData", op.in[0], op.in[1], op.out), geom: op.Geom}
+	dx, err := apply(gd, in[1], grad)
+	if err != nil {
+		return nil, err
+	}
+	gw := &convGradWeight{base: newBase("ConvGradWeight", op.in[1], op.in[0], op.out), geom: op.Geom}
+	dw, err := apply(gw, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	res := G.Nodes{dx, dw}
+	if op.bias {
+		db, err := ChannelSum(grad)
+		if err != nil {
+			return nil, err
+		}
+		res = append(res, db)
+	}
+	return res, nil
+}
+
+// convGradData computes a convolution's input gradient from (w, dy).
+type convGradData struct {
+	base
+	geom ConvGeom
+}
+
+func (op *convGradData) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		convBackwardData(&op.geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+	} else {
+		convBackwardData(&op.geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+	}
+	return nil
+}
+func (op *convGradData) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+
+// convGradWeight computes a convolution's weight gradient from (x, dy).
+type convGradWeight struct {
+	base
+	geom ConvGeom
+}
+
+func (op *convGradWeight) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		convBackwardWeight(&op.geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+	} else {
+		convBackwardWeight(&op.geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+	}
+	return nil
+}
+func (op *convGradWeight) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+
+// channelSumOp sums an N×C×... tensor over every axis but the channel axis: the gradient of a
+// per-channel bias.
+type channelSumOp struct{ base }
+
+// ChannelSum adds the per-channel sum of x (N×C×...) to the graph.
+func ChannelSum(x *G.Node) (*G.Node, error) {
+	s := x.Shape()
+	if len(s) < 2 {
+		return nil, fmt.Errorf("channel sum: want at least 2-D, got %v", s)
+	}
+	return apply(&channelSumOp{newBase("ChannelSum", tensor.Shape{s[1]}, s)}, x)
+}
+
+func (op *channelSumOp) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	s := op.in[0]
+	p := s.TotalSize() / (s[0] * s[1])
+	if isF32(out) {
+		channelSum(data[float32](in[0]), s[0], s[1], p, data[float32](out))
+	} else {
+		channelSum(data[float64](in[0]), s[0], s[1], p, data[float64](out))
+	}
+	return nil
+}
+func (op *channelSumOp) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -1,0 +1,191 @@
+package ops
+
+import (
+	"fmt"
+	"math"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// UnaryKind selects an element-wise activation.
+type UnaryKind int
+
+const (
+	Relu UnaryKind = iota
+	LeakyRelu
+	Sigmoid
+	Tanh
+	Clip
+	HardSigmoid
+	HardSwish
+)
+
+var unaryNames = [...]string{"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish"}
+
+func (k UnaryKind) String() string { return unaryNames[k] }
+
+// UnaryParams holds the constants of the parametrised activations: LeakyRelu's alpha,
+// Clip's Min/Max, HardSigmoid's Alpha/Beta (ONNX defaults 0.01; -Inf/+Inf; 0.2/0.5).
+type UnaryParams struct {
+	Alpha, Beta float64
+	Min, Max    float64
+}
+
+// Unary is an element-wise activation.
+type Unary struct {
+	base
+	Kind UnaryKind
+	P    UnaryParams
+}
+
+// NewUnary adds kind(x) to the graph.
+func NewUnary(x *G.Node, kind UnaryKind, p UnaryParams) (*G.Node, error) {
+	s := x.Shape()
+	return apply(&Unary{base: newBase(kind.String(), s, s), Kind: kind, P: p}, x)
+}
+
+// f is the activation of one value.
+func (p UnaryParams) f(k UnaryKind, x float64) float64 {
+	switch k {
+	case Relu:
+		return math.Max(x, 0)
+	case LeakyRelu:
+		if x < 0 {
+			return p.Alpha * x
+		}
+		return x
+	case Sigmoid:
+		if x >= 0 {
+			return 1 / (1 + math.Exp(-x))
+		}
+		e := math.Exp(x)
+		return e / (1 + e)
+	case Tanh:
+		return math.Tanh(x)
+	case Clip:
+		return math.Min(math.Max(x, p.Min), p.Max)
+	case HardSigmoid:
+		return math.Max(0, math.Min(1, p.Alpha*x+p.Beta))
+	case HardSwish:
+		return x * math.Max(0, math.Min(1, x/6+0.5))
+	}
+	panic(fmt.Sprintf("ops: unknown activation %d", k))
+}
+
+// df is the derivative at x, taking the one-sided value PyTorch takes at kinks (0 at ReLU's 0).
+func (p UnaryParams) df(k UnaryKind, x float64) float64 {
+	switch k {
+	case Relu:
+		if x > 0 {
+			return 1
+		}
+		return 0
+	case LeakyRelu:
+		if x > 0 {
+			return 1
+		}
+		return p.Alpha
+	case Sigmoid:
+		s := p.f(Sigmoid, x)
+		return s * (1 - s)
+	case Tanh:
+		t := math.Tanh(x)
+		return 1 - t*t
+	case Clip:
+		if x > p.Min && x < p.Max {
+			return 1
+		}
+		return 0
+	case HardSigmoid:
+		if v := p.Alpha*x + p.Beta; v > 0 && v < 1 {
+			return p.Alpha
+		}
+		return 0
+	case HardSwish:
+		switch {
+		case x < -3:
+			return 0
+		case x > 3:
+			return 1
+		}
+		return x/3 + 0.5
+	}
+	panic(fmt.Sprintf("ops: unknown activation %d", k))
+}
+
+func (op *Unary) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		unaryForward(op, data[float32](in[0]), data[float32](out))
+	} else {
+		unaryForward(op, data[float64](in[0]), data[float64](out))
+	}
+	return nil
+}
+
+func unaryForward[T Float](op *Unary, x, y []T) {
+	parallelFor(len(x), 1<<15, func(lo, hi int) {
+		switch op.Kind {
+		case Relu: // the hot one gets its own loop
+			for i := lo; i < hi; i++ {
+				if v := x[i]; v > 0 {
+					y[i] = v
+				} else {
+					y[i] = 0
+				}
+			}
+		default:
+			for i := lo; i < hi; i++ {
+				y[i] = T(op.P.f(op.Kind, float64(x[i])))
+			}
+		}
+	})
+}
+
+func (op *Unary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *Unary) DiffWRT(int) []bool                 { return []bool{true} }
+
+func (op *Unary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	g := &unaryGrad{base: newBase(op.Kind.String()+"Grad", op.out, op.out, op.out), fwd: op}
+	dx, err := apply(g, in[0], grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx}, nil
+}
+
+// unaryGrad computes dx = dy·f'(x) from (x, dy).
+type unaryGrad struct {
+	base
+	fwd *Unary
+}
+
+func (op *unaryGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		unaryBackward(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+	} else {
+		unaryBackward(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+	}
+	return nil
+}
+
+func unaryBackward[T Float](op *Unary, x, dy, dx []T) {
+	parallelFor(len(x), 1<<15, func(lo, hi int) {
+		switch op.Kind {
+		case Relu:
+			for i := lo; i < hi; i++ {
+				if x[i] > 0 {
+					dx[i] = dy[i]
+				} else {
+					dx[i] = 0
+				}
+			}
+		default:
+			for i := lo; i < hi; i++ {
+				dx[i] = dy[i] * T(op.P.df(op.Kind, float64(x[i])))
+			}
+		}
+	})
+}
+
+func (op *unaryGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
