@@ -140,7 +140,7 @@ func newExec(p *Program, keep []*G.Node) (*exec, error) {
 		size int
 	}
 	pool := map[key][]int{} // free slot ids
-	var slots []any        // []float32 or []float64 per slot
+	var slots []any         // []float32 or []float64 per slot
 	slotOf := make([]int, N)
 	releaseAt := map[int][]int{}
 	dt := p.dtype()

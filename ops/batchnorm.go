@@ -121,7 +121,7 @@ func bnForward[T Float](op *BatchNorm, x, scale, bias, y []T) {
 }
 
 func (op *BatchNorm) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *BatchNorm) DiffWRT(int) []bool                 { return []bool{true, true, true} }
+func (op *BatchNorm) DiffWRT(int) []bool                { return []bool{true, true, true} }
 
 func (op *BatchNorm) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	x, scale := in[0], in[1]

@@ -105,7 +105,7 @@ func apply2[T Float](k BinaryKind, a, b T) T {
 }
 
 func (op *Binary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *Binary) DiffWRT(int) []bool                 { return []bool{true, true} }
+func (op *Binary) DiffWRT(int) []bool                { return []bool{true, true} }
 
 func (op *Binary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	res := make(G.Nodes, 2)

@@ -124,7 +124,7 @@ func maxPoolFwd[T Float](g *PoolGeom, x, y []T) {
 }
 
 func (op *MaxPool) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *MaxPool) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *MaxPool) DiffWRT(int) []bool                { return []bool{true} }
 func (op *MaxPool) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	dx, err := apply(&maxPoolGrad{base: newBase("MaxPoolGrad", op.in[0], op.in[0], op.out), geom: op.Geom}, in[0], grad)
 	return G.Nodes{dx}, err
@@ -235,7 +235,7 @@ func avgPool[T Float](g *PoolGeom, a, b []T, backward bool) {
 }
 
 func (op *AvgPool) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *AvgPool) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *AvgPool) DiffWRT(int) []bool                { return []bool{true} }
 func (op *AvgPool) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	dx, err := apply(&avgPoolGrad{base: newBase("AvgPoolGrad", op.in[0], op.out), geom: op.Geom}, grad)
 	return G.Nodes{dx}, err
@@ -301,7 +301,7 @@ func meanPlanes[T Float](x []T, np, p int, y []T) {
 }
 
 func (op *GlobalAvgPool) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *GlobalAvgPool) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *GlobalAvgPool) DiffWRT(int) []bool                { return []bool{true} }
 func (op *GlobalAvgPool) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	dx, err := apply(&globalAvgPoolGrad{base: newBase("GlobalAvgPoolGrad", op.in[0], op.out), fwd: op}, grad)
 	return G.Nodes{dx}, err

@@ -82,7 +82,7 @@ func softmaxFwd[T Float](op *Softmax, x, y []T) {
 }
 
 func (op *Softmax) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *Softmax) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Softmax) DiffWRT(int) []bool                { return []bool{true} }
 func (op *Softmax) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	dx, err := apply(&softmaxGrad{base: newBase(op.name+"Grad", op.out, op.out, op.out), fwd: op}, out, grad)
 	return G.Nodes{dx}, err
@@ -191,7 +191,7 @@ func crossEntropy[T Float](op *CrossEntropy, z, y []T) (float64, error) {
 }
 
 func (op *CrossEntropy) Do(vs ...G.Value) (G.Value, error) { return doScalar(op, vs) }
-func (op *CrossEntropy) DiffWRT(int) []bool                 { return []bool{true, false} }
+func (op *CrossEntropy) DiffWRT(int) []bool                { return []bool{true, false} }
 func (op *CrossEntropy) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g := &crossEntropyGrad{base: newBase("CrossEntropyGrad", op.in[0], op.in[0], op.in[1], shapeOf(grad)), fwd: op}
 	dz, err := apply(g, in[0], in[1], grad)
@@ -271,7 +271,7 @@ func (op *Dot) ExecScalar(in []*tensor.Dense) (float64, error) {
 	return s, nil
 }
 func (op *Dot) Do(vs ...G.Value) (G.Value, error) { return doScalar(op, vs) }
-func (op *Dot) DiffWRT(int) []bool                 { return []bool{true, false} }
+func (op *Dot) DiffWRT(int) []bool                { return []bool{true, false} }
 func (op *Dot) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g := &dotGrad{newBase("DotGrad", op.in[1], op.in[1], shapeOf(grad))}
 	dy, err := apply(g, in[1], grad)

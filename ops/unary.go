@@ -143,7 +143,7 @@ func unaryForward[T Float](op *Unary, x, y []T) {
 }
 
 func (op *Unary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *Unary) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Unary) DiffWRT(int) []bool                { return []bool{true} }
 
 func (op *Unary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	g := &unaryGrad{base: newBase(op.Kind.String()+"Grad", op.out, op.out, op.out), fwd: op}

@@ -32,7 +32,7 @@ func (op *Reshape) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	return nil
 }
 func (op *Reshape) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *Reshape) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Reshape) DiffWRT(int) []bool                { return []bool{true} }
 func (op *Reshape) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	dx, err := NewReshape(grad, op.in[0])
 	return G.Nodes{dx}, err
