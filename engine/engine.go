@@ -66,6 +66,7 @@ type Program struct {
 	inGrad  *G.Node
 	params  map[string]*tensor.Dense // graph values of model tensors
 	pnodes  map[string]*G.Node       // graph nodes of model tensors
+	shapes  map[string]tensor.Shape  // shapes of every value, by name
 	x       *exec
 }
 
@@ -143,6 +144,10 @@ func Compile(m *nn.Model, o Options) (p *Program, err error) {
 			return nil, fmt.Errorf("engine: output %q is not computed by the model", name)
 		}
 		p.outputs = append(p.outputs, v)
+	}
+	p.shapes = map[string]tensor.Shape{}
+	for name, v := range c.vals {
+		p.shapes[name] = v.Shape()
 	}
 	var keep []*G.Node
 	keep = append(keep, p.outputs...)
@@ -304,6 +309,13 @@ func (p *Program) InputGrad() *tensor.Dense { return p.x.value(p.inGrad) }
 // Param returns the graph's tensor for the named model tensor (shared memory in float32; a copy
 // in float64 programs).
 func (p *Program) Param(name string) *tensor.Dense { return p.params[name] }
+
+// ValueShape is the shape of a named value of the model in this program (ok=false for values
+// that are not tensors of the graph, such as folded shape vectors).
+func (p *Program) ValueShape(name string) (tensor.Shape, bool) {
+	s, ok := p.shapes[name]
+	return s, ok
+}
 
 // MemoryBytes is the size of the program's planned activation and gradient memory.
 func (p *Program) MemoryBytes() int64 { return p.x.bytes }

@@ -26,8 +26,16 @@ func NewBuilder(name string, seed int64, sample ...int) *Builder {
 func (b *Builder) Input() string { return "input" }
 
 func (b *Builder) node(op string, attrs map[string]Attr, inputs ...string) string {
+	return b.named("", op, attrs, inputs...)
+}
+
+// named adds a node called name (or op_N when name is empty; layers with parameters are named
+// after them, like PyTorch modules).
+func (b *Builder) named(name, op string, attrs map[string]Attr, inputs ...string) string {
 	b.seq++
-	name := fmt.Sprintf("%s_%d", op, b.seq)
+	if name == "" {
+		name = fmt.Sprintf("%s_%d", op, b.seq)
+	}
 	out := fmt.Sprintf("%s_%d_out", op, b.seq)
 	b.m.Nodes = append(b.m.Nodes, &Node{Name: name, Op: op, Inputs: inputs, Outputs: []string{out}, Attrs: attrs})
 	return out
@@ -59,7 +67,7 @@ func (b *Builder) Linear(x, prefix string, in, out int) string {
 	bound := KaimingBound(in)
 	w := b.tensor(&Tensor{Name: prefix + ".weight", Shape: []int{out, in}, Data: b.uniform(out*in, bound)})
 	bias := b.tensor(&Tensor{Name: prefix + ".bias", Shape: []int{out}, Data: b.uniform(out, bound)})
-	return b.node("Gemm", map[string]Attr{"transB": Int(1)}, x, w, bias)
+	return b.named(prefix, "Gemm", map[string]Attr{"transB": Int(1)}, x, w, bias)
 }
 
 // ConvOpts are a convolution's options; zero values mean stride 1, no padding, no bias.
@@ -80,7 +88,7 @@ func (b *Builder) Conv(x, prefix string, in, out, k int, o ConvOpts) string {
 		inputs = append(inputs, b.tensor(&Tensor{Name: prefix + ".bias", Shape: []int{out}, Data: b.uniform(out, bound)}))
 	}
 	p := int64(o.Pad)
-	return b.node("Conv", map[string]Attr{"kernel_shape": Ints(int64(k), int64(k)), "strides": Ints(int64(s), int64(s)), "pads": Ints(p, p, p, p)}, inputs...)
+	return b.named(prefix, "Conv", map[string]Attr{"kernel_shape": Ints(int64(k), int64(k)), "strides": Ints(int64(s), int64(s)), "pads": Ints(p, p, p, p)}, inputs...)
 }
 
 // BatchNorm adds spatial batch normalisation named prefix over c channels, initialised like
@@ -98,7 +106,7 @@ func (b *Builder) BatchNorm(x, prefix string, c int) string {
 	bias := b.tensor(&Tensor{Name: prefix + ".bias", Shape: []int{c}, Data: make([]float32, c)})
 	mean := b.tensor(&Tensor{Name: prefix + ".running_mean", Shape: []int{c}, Data: make([]float32, c), Role: Buffer})
 	v := b.tensor(&Tensor{Name: prefix + ".running_var", Shape: []int{c}, Data: ones(), Role: Buffer})
-	return b.node("BatchNormalization", map[string]Attr{"epsilon": Float(1e-5), "momentum": Float(0.9)}, x, w, bias, mean, v)
+	return b.named(prefix, "BatchNormalization", map[string]Attr{"epsilon": Float(1e-5), "momentum": Float(0.9)}, x, w, bias, mean, v)
 }
 
 // Op adds any operator node and returns its output's name.
