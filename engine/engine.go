@@ -107,7 +107,7 @@ func Compile(m *nn.Model, o Options) (p *Program, err error) {
 		return nil, err
 	}
 	p = &Program{Model: m, Opts: o, g: G.NewGraph(), params: map[string]*tensor.Dense{}, pnodes: map[string]*G.Node{}}
-	c := &lowering{p: p, vals: map[string]*G.Node{}}
+	c := &lowering{p: p, vals: map[string]*G.Node{}, consts: map[string]*nn.Tensor{}}
 
 	in := m.Inputs[0]
 	shape := append([]int(nil), in.Shape...)

@@ -63,6 +63,16 @@ func gradCheck(t *testing.T, m *nn.Model, batch int, sample []int, classes int, 
 		an[i] = append([]float64(nil), g.Value.Data().([]float64)...)
 	}
 	ig := append([]float64(nil), p.InputGrad().Data().([]float64)...)
+	// A vacuous check (all gradients ~0) would pass any implementation; insist on signal.
+	for i, g := range grads {
+		mx := 0.0
+		for _, v := range an[i] {
+			mx = math.Max(mx, math.Abs(v))
+		}
+		if mx < 1e-4 {
+			t.Errorf("%s: largest gradient %.3g is too small for a meaningful check", g.Param.Name, mx)
+		}
+	}
 	for i, g := range grads {
 		check(g.Param.Name, p.Param(g.Param.Name).Data().([]float64), an[i])
 	}
@@ -130,4 +140,48 @@ func TestGradMiniResNet(t *testing.T) {
 		t.Run(act+"/train-bn", func(t *testing.T) { gradCheck(t, miniResNet(t, act), 3, []int{3, 9, 9}, 5, Options{}) })
 		t.Run(act+"/frozen-bn", func(t *testing.T) { gradCheck(t, miniResNet(t, act), 3, []int{3, 9, 9}, 5, Options{FreezeBN: true}) })
 	}
+}
+
+// layoutModel exercises the data-movement and arithmetic ops between two convolutions.
+func layoutModel(t *testing.T) *nn.Model {
+	b := nn.NewBuilder("layout", 5, 2, 6, 6)
+	x := b.Conv(b.Input(), "conv", 2, 4, 3, nn.ConvOpts{Pad: 1, Bias: true})    // N,4,6,6
+	tr := b.Op("Transpose", map[string]nn.Attr{"perm": nn.Ints(0, 1, 3, 2)}, x) // N,4,6,6
+	pads := b.Const("pads", []int{8}, []int64{0, 0, 1, 0, 0, 0, 0, 2}, nil)     // N,4,7,8
+	p := b.Op("Pad", map[string]nn.Attr{"mode": nn.String("constant")}, tr, pads)
+	starts := b.Const("starts", []int{2}, []int64{1, 1}, nil)
+	ends := b.Const("ends", []int{2}, []int64{7, 7}, nil)
+	axes := b.Const("axes", []int{2}, []int64{2, 3}, nil)
+	sl := b.Op("Slice", nil, p, starts, ends, axes)                     // N,4,6,6
+	cat := b.Op("Concat", map[string]nn.Attr{"axis": nn.Int(1)}, sl, x) // N,8,6,6
+	scale := b.Const("scale", []int{8, 1, 1}, nil, []float32{1, 2, 3, 0.5, -1, 1.5, 2, 0.25})
+	mul := b.Op("Mul", nil, cat, scale)
+	div := b.Op("Div", nil, mul, b.Const("den", []int{1, 8, 1, 1}, nil, []float32{2, 3, 4, 5, 6, 7, 8, 9}))
+	sub := b.Op("Sub", nil, div, cat)
+	sm := b.Op("Softmax", map[string]nn.Attr{"axis": nn.Int(1)}, sub)
+	ls := b.Op("LogSoftmax", map[string]nn.Attr{"axis": nn.Int(-1)}, sub)
+	gap := b.GlobalAvgPool(b.Add(b.Op("Mul", nil, sm, b.Const("ten", nil, nil, []float32{10})), ls))
+	shp := b.Op("Shape", nil, gap)
+	zero := b.Const("zero", nil, []int64{0}, nil)
+	bdim := b.Op("Gather", map[string]nn.Attr{"axis": nn.Int(0)}, shp, zero)
+	bvec := b.Op("Unsqueeze", map[string]nn.Attr{"axes": nn.Ints(0)}, bdim)
+	target := b.Op("Concat", map[string]nn.Attr{"axis": nn.Int(0)}, bvec, b.Const("minus1", []int{1}, []int64{-1}, nil))
+	flat := b.Op("Reshape", nil, gap, target) // N,8
+	w := b.Const("w", []int{8, 3}, nil, []float32{0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8, 0.9, -1, 1.1, 1.2, 0.1, 0.2, -0.3, 0.4, 0.5, 0.6, -0.7, 0.8, 0.9, 1, -1.1, 1.2})
+	mm := b.Op("MatMul", nil, flat, w)
+	out := b.Linear(mm, "fc", 3, 4)
+	m, err := b.Finish(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range m.Tensors() {
+		if tn.Role == nn.Const && tn.Data != nil {
+			tn.Role = nn.Param // train the float constants too, so their gradients are checked
+		}
+	}
+	return m
+}
+
+func TestGradLayoutOps(t *testing.T) {
+	gradCheck(t, layoutModel(t), 3, []int{2, 6, 6}, 4, Options{})
 }

@@ -13,8 +13,9 @@ import (
 
 // lowering builds the gorgonia graph of one program, node by node.
 type lowering struct {
-	p    *Program
-	vals map[string]*G.Node
+	p      *Program
+	vals   map[string]*G.Node
+	consts map[string]*nn.Tensor // compile-time values (folded shape computations)
 }
 
 type lowerFn func(c *lowering, n *nn.Node) error
@@ -97,6 +98,9 @@ func (c *lowering) in(n *nn.Node, i int) (*G.Node, error) {
 		return v, nil
 	}
 	t := c.p.Model.Tensor(name)
+	if ct, ok := c.consts[name]; ok {
+		t = ct
+	}
 	if t == nil {
 		return nil, fmt.Errorf("input %q is not defined", name)
 	}
@@ -142,7 +146,7 @@ func (c *lowering) ints(n *nn.Node, i int) ([]int64, error) {
 	if i >= len(n.Inputs) || n.Inputs[i] == "" {
 		return nil, nil
 	}
-	t := c.p.Model.Tensor(n.Inputs[i])
+	t := c.constOf(n.Inputs[i])
 	if t == nil || t.Ints == nil {
 		return nil, fmt.Errorf("input %q must be a constant integer tensor", n.Inputs[i])
 	}
@@ -154,7 +158,10 @@ func (c *lowering) scalarIn(n *nn.Node, i int) (float64, bool, error) {
 	if i >= len(n.Inputs) || n.Inputs[i] == "" {
 		return 0, false, nil
 	}
-	t := c.p.Model.Tensor(n.Inputs[i])
+	t := c.constOf(n.Inputs[i])
+	if t == nil {
+		t = c.p.Model.Tensor(n.Inputs[i])
+	}
 	if t == nil || t.Data == nil || len(t.Data) != 1 {
 		return 0, false, fmt.Errorf("input %q must be a constant scalar", n.Inputs[i])
 	}

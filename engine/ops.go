@@ -344,6 +344,9 @@ func lowerBatchNorm(c *lowering, n *nn.Node) error {
 var binaryKinds = map[string]ops.BinaryKind{"Add": ops.Add, "Sub": ops.Sub, "Mul": ops.Mul, "Div": ops.Div}
 
 func lowerBinary(c *lowering, n *nn.Node) error {
+	if ta, tb := c.constOf(at(n.Inputs, 0)), c.constOf(at(n.Inputs, 1)); ta != nil && tb != nil && ta.Ints != nil && tb.Ints != nil {
+		return foldIntArith(c, n, ta, tb)
+	}
 	a, err := c.in(n, 0)
 	if err != nil {
 		return err
@@ -359,6 +362,35 @@ func lowerBinary(c *lowering, n *nn.Node) error {
 	return c.out(n, y)
 }
 
+// reshapeConst gives a constant input a new shape (Unsqueeze, Reshape... of shape vectors).
+func reshapeConst(c *lowering, n *nn.Node, t *nn.Tensor, s []int) error {
+	if nn.Numel(s) != t.Size() {
+		return fmt.Errorf("cannot reshape constant %v to %v", t.Shape, s)
+	}
+	out := *t
+	out.Shape = append([]int{}, s...)
+	return c.setConst(n, &out)
+}
+
+// inShape is the shape of input i: a constant's or a graph value's.
+func (c *lowering) inShape(n *nn.Node, i int) (tensor.Shape, *nn.Tensor, *G.Node, error) {
+	if t := c.constOf(at(n.Inputs, i)); t != nil && t.Ints != nil {
+		return tensor.Shape(t.Shape), t, nil, nil
+	}
+	x, err := c.in(n, i)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return x.Shape(), nil, x, nil
+}
+
+func reshapeOrConst(c *lowering, n *nn.Node, ct *nn.Tensor, x *G.Node, s []int) error {
+	if ct != nil {
+		return reshapeConst(c, n, ct, s)
+	}
+	return reshape(c, n, x, s)
+}
+
 func reshape(c *lowering, n *nn.Node, x *G.Node, s []int) error {
 	if tensor.Shape(s).Eq(x.Shape()) {
 		return c.out(n, x)
@@ -371,11 +403,10 @@ func reshape(c *lowering, n *nn.Node, x *G.Node, s []int) error {
 }
 
 func lowerFlatten(c *lowering, n *nn.Node) error {
-	x, err := c.in(n, 0)
+	xs, ct, x, err := c.inShape(n, 0)
 	if err != nil {
 		return err
 	}
-	xs := x.Shape()
 	axis, err := n.IntAttr("axis", 1)
 	if err != nil {
 		return err
@@ -390,11 +421,11 @@ func lowerFlatten(c *lowering, n *nn.Node) error {
 	for _, d := range xs[:axis] {
 		outer *= d
 	}
-	return reshape(c, n, x, []int{outer, xs.TotalSize() / outer})
+	return reshapeOrConst(c, n, ct, x, []int{outer, xs.TotalSize() / outer})
 }
 
 func lowerReshape(c *lowering, n *nn.Node) error {
-	x, err := c.in(n, 0)
+	xs, ct, x, err := c.inShape(n, 0)
 	if err != nil {
 		return err
 	}
@@ -406,11 +437,11 @@ func lowerReshape(c *lowering, n *nn.Node) error {
 	if err != nil {
 		return err
 	}
-	s, err := ReshapeTarget(x.Shape(), target, allowZero != 0)
+	s, err := ReshapeTarget(xs, target, allowZero != 0)
 	if err != nil {
 		return err
 	}
-	return reshape(c, n, x, s)
+	return reshapeOrConst(c, n, ct, x, s)
 }
 
 // ReshapeTarget resolves ONNX Reshape's shape argument against the input shape: 0 copies the
@@ -452,6 +483,10 @@ func ReshapeTarget(in tensor.Shape, target []int64, allowZero bool) ([]int, erro
 }
 
 func lowerIdentity(c *lowering, n *nn.Node) error {
+	if t := c.constOf(n.Inputs[0]); t != nil {
+		out := *t
+		return c.setConst(n, &out)
+	}
 	x, err := c.in(n, 0)
 	if err != nil {
 		return err
@@ -514,11 +549,10 @@ func lowerSoftmax(c *lowering, n *nn.Node) error {
 }
 
 func lowerSqueeze(c *lowering, n *nn.Node) error {
-	x, err := c.in(n, 0)
+	xs, ct, x, err := c.inShape(n, 0)
 	if err != nil {
 		return err
 	}
-	xs := x.Shape()
 	axes, err := n.IntsAttr("axes", nil)
 	if err != nil {
 		return err
@@ -571,5 +605,49 @@ func lowerSqueeze(c *lowering, n *nn.Node) error {
 			}
 		}
 	}
-	return reshape(c, n, x, s)
+	return reshapeOrConst(c, n, ct, x, s)
+}
+
+// foldIntArith evaluates integer arithmetic on shape vectors (same shape or a scalar operand).
+func foldIntArith(c *lowering, n *nn.Node, a, b *nn.Tensor) error {
+	out := &nn.Tensor{Shape: a.Shape}
+	if len(a.Ints) < len(b.Ints) {
+		out.Shape = b.Shape
+	}
+	size := max(len(a.Ints), len(b.Ints))
+	pick := func(v []int64, i int) (int64, error) {
+		switch len(v) {
+		case 1:
+			return v[0], nil
+		case size:
+			return v[i], nil
+		}
+		return 0, fmt.Errorf("cannot broadcast constant operands of sizes %d and %d", len(a.Ints), len(b.Ints))
+	}
+	for i := 0; i < size; i++ {
+		x, err := pick(a.Ints, i)
+		if err != nil {
+			return err
+		}
+		y, err := pick(b.Ints, i)
+		if err != nil {
+			return err
+		}
+		var r int64
+		switch n.Op {
+		case "Add":
+			r = x + y
+		case "Sub":
+			r = x - y
+		case "Mul":
+			r = x * y
+		case "Div":
+			if y == 0 {
+				return fmt.Errorf("division by zero in a constant expression")
+			}
+			r = x / y
+		}
+		out.Ints = append(out.Ints, r)
+	}
+	return c.setConst(n, out)
 }

@@ -1,0 +1,262 @@
+package ops
+
+import (
+	"fmt"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// strides of a row-major shape.
+func rowStrides(s tensor.Shape) []int {
+	st := make([]int, len(s))
+	acc := 1
+	for i := len(s) - 1; i >= 0; i-- {
+		st[i] = acc
+		acc *= s[i]
+	}
+	return st
+}
+
+// Transpose permutes axes (ONNX Transpose).
+type Transpose struct {
+	base
+	Perm []int
+}
+
+// NewTranspose adds x with axes permuted by perm (nil reverses them) to the graph.
+func NewTranspose(x *G.Node, perm []int) (*G.Node, error) {
+	xs := x.Shape()
+	if perm == nil {
+		for i := len(xs) - 1; i >= 0; i-- {
+			perm = append(perm, i)
+		}
+	}
+	if len(perm) != len(xs) {
+		return nil, fmt.Errorf("transpose: perm %v for a %d-D tensor", perm, len(xs))
+	}
+	seen := make([]bool, len(perm))
+	out := make(tensor.Shape, len(perm))
+	for i, p := range perm {
+		if p < 0 || p >= len(xs) || seen[p] {
+			return nil, fmt.Errorf("transpose: perm %v is not a permutation", perm)
+		}
+		seen[p] = true
+		out[i] = xs[p]
+	}
+	return apply(&Transpose{base: newBase(fmt.Sprintf("Transpose%v", perm), out, xs), Perm: append([]int(nil), perm...)}, x)
+}
+
+func (op *Transpose) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		permute(data[float32](in[0]), op.in[0], op.Perm, data[float32](out))
+	} else {
+		permute(data[float64](in[0]), op.in[0], op.Perm, data[float64](out))
+	}
+	return nil
+}
+
+// permute writes x (shape xs) with axes perm into y.
+func permute[T Float](x []T, xs tensor.Shape, perm []int, y []T) {
+	st := rowStrides(xs)
+	ys := make(tensor.Shape, len(perm))
+	src := make([]int, len(perm)) // stride in x of each y axis
+	for i, p := range perm {
+		ys[i] = xs[p]
+		src[i] = st[p]
+	}
+	forEachBroadcast(ys, src, func(i, j, n, step int) {
+		for k := 0; k < n; k++ {
+			y[i+k] = x[j+k*step]
+		}
+	})
+}
+
+func (op *Transpose) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *Transpose) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Transpose) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	inv := make([]int, len(op.Perm))
+	for i, p := range op.Perm {
+		inv[p] = i
+	}
+	dx, err := NewTranspose(grad, inv)
+	return G.Nodes{dx}, err
+}
+
+// Slice copies the box [Starts, Starts+Shape) (step 1) of its input: ONNX Slice with unit steps,
+// and the gradient of Concat and Pad.
+type Slice struct {
+	base
+	Starts []int
+}
+
+// NewSlice adds the box of shape size starting at starts of x to the graph.
+func NewSlice(x *G.Node, starts []int, size tensor.Shape) (*G.Node, error) {
+	xs := x.Shape()
+	if len(starts) != len(xs) || len(size) != len(xs) {
+		return nil, fmt.Errorf("slice: starts %v and size %v for shape %v", starts, size, xs)
+	}
+	for i := range xs {
+		if starts[i] < 0 || size[i] < 0 || starts[i]+size[i] > xs[i] {
+			return nil, fmt.Errorf("slice: box at %v of size %v exceeds shape %v", starts, size, xs)
+		}
+	}
+	return apply(&Slice{base: newBase(fmt.Sprintf("Slice%v%v", starts, []int(size)), size.Clone(), xs), Starts: append([]int(nil), starts...)}, x)
+}
+
+// boxCopy copies between a box of a big tensor and a small one; toSmall selects the direction.
+func boxCopy[T Float](big []T, bs tensor.Shape, starts []int, small []T, ss tensor.Shape, toSmall bool) {
+	st := rowStrides(bs)
+	off := 0
+	for i, s := range starts {
+		off += s * st[i]
+	}
+	forEachBroadcast(ss, st, func(i, j, n, step int) {
+		for k := 0; k < n; k++ {
+			if toSmall {
+				small[i+k] = big[off+j+k*step]
+			} else {
+				big[off+j+k*step] = small[i+k]
+			}
+		}
+	})
+}
+
+func (op *Slice) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		boxCopy(data[float32](in[0]), op.in[0], op.Starts, data[float32](out), op.out, true)
+	} else {
+		boxCopy(data[float64](in[0]), op.in[0], op.Starts, data[float64](out), op.out, true)
+	}
+	return nil
+}
+func (op *Slice) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *Slice) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Slice) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	end := make([]int, len(op.Starts))
+	for i := range end {
+		end[i] = op.in[0][i] - op.Starts[i] - op.out[i]
+	}
+	dx, err := NewPad(grad, op.Starts, end, 0)
+	return G.Nodes{dx}, err
+}
+
+// Pad surrounds its input with a constant (ONNX Pad, mode "constant", non-negative pads).
+type Pad struct {
+	base
+	Begin []int
+	Value float64
+}
+
+// NewPad adds x padded by begin/end elements per axis with value to the graph.
+func NewPad(x *G.Node, begin, end []int, value float64) (*G.Node, error) {
+	xs := x.Shape()
+	if len(begin) != len(xs) || len(end) != len(xs) {
+		return nil, fmt.Errorf("pad: pads %v/%v for a %d-D tensor", begin, end, len(xs))
+	}
+	out := make(tensor.Shape, len(xs))
+	for i := range xs {
+		if begin[i] < 0 || end[i] < 0 {
+			return nil, fmt.Errorf("pad: negative pads %v/%v are not supported", begin, end)
+		}
+		out[i] = xs[i] + begin[i] + end[i]
+	}
+	return apply(&Pad{base: newBase(fmt.Sprintf("Pad%v%v", begin, end), out, xs), Begin: append([]int(nil), begin...), Value: value}, x)
+}
+
+func (op *Pad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		padInto(op, data[float32](in[0]), data[float32](out))
+	} else {
+		padInto(op, data[float64](in[0]), data[float64](out))
+	}
+	return nil
+}
+
+func padInto[T Float](op *Pad, x, y []T) {
+	v := T(op.Value)
+	for i := range y {
+		y[i] = v
+	}
+	boxCopy(y, op.out, op.Begin, x, op.in[0], false)
+}
+func (op *Pad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *Pad) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Pad) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dx, err := NewSlice(grad, op.Begin, op.in[0])
+	return G.Nodes{dx}, err
+}
+
+// Concat joins tensors along an axis (ONNX Concat).
+type Concat struct {
+	base
+	Axis int
+}
+
+// NewConcat adds the concatenation of xs along axis to the graph.
+func NewConcat(axis int, xs ...*G.Node) (*G.Node, error) {
+	if len(xs) == 0 {
+		return nil, fmt.Errorf("concat: no inputs")
+	}
+	s0 := xs[0].Shape()
+	if axis < 0 {
+		axis += len(s0)
+	}
+	if axis < 0 || axis >= len(s0) {
+		return nil, fmt.Errorf("concat: axis out of range for %v", s0)
+	}
+	out := s0.Clone()
+	out[axis] = 0
+	shapes := make([]tensor.Shape, len(xs))
+	for i, x := range xs {
+		s := x.Shape()
+		if len(s) != len(s0) {
+			return nil, fmt.Errorf("concat: shapes %v and %v differ in rank", s0, s)
+		}
+		for d := range s {
+			if d != axis && s[d] != s0[d] {
+				return nil, fmt.Errorf("concat: shapes %v and %v differ outside axis %d", s0, s, axis)
+			}
+		}
+		out[axis] += s[axis]
+		shapes[i] = s
+	}
+	return apply(&Concat{base: newBase(fmt.Sprintf("Concat%d", axis), out, shapes...), Axis: axis}, xs...)
+}
+
+func (op *Concat) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	off := 0
+	for i, x := range in {
+		starts := make([]int, len(op.out))
+		starts[op.Axis] = off
+		if isF32(out) {
+			boxCopy(data[float32](out), op.out, starts, data[float32](x), op.in[i], false)
+		} else {
+			boxCopy(data[float64](out), op.out, starts, data[float64](x), op.in[i], false)
+		}
+		off += op.in[i][op.Axis]
+	}
+	return nil
+}
+func (op *Concat) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *Concat) DiffWRT(n int) []bool {
+	d := make([]bool, n)
+	for i := range d {
+		d[i] = true
+	}
+	return d
+}
+func (op *Concat) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	res := make(G.Nodes, len(in))
+	off := 0
+	for i := range in {
+		starts := make([]int, len(op.out))
+		starts[op.Axis] = off
+		var err error
+		if res[i], err = NewSlice(grad, starts, op.in[i]); err != nil {
+			return nil, err
+		}
+		off += op.in[i][op.Axis]
+	}
+	return res, nil
+}
