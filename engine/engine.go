@@ -203,6 +203,9 @@ func (p *Program) buildLoss() error {
 	if len(wrt) == 0 {
 		return errors.New("engine: nothing to train: every parameter is frozen")
 	}
+	if len(p.gparams) == 0 && !p.Opts.InputGrad {
+		return errors.New("engine: nothing to train: every parameter is frozen")
+	}
 	grads, err := G.Grad(loss, wrt...)
 	if err != nil {
 		return fmt.Errorf("engine: differentiating the loss: %w", err)

@@ -134,10 +134,24 @@ func unaryForward[T Float](op *Unary, x, y []T) {
 					y[i] = 0
 				}
 			}
-		default:
-			for i := lo; i < hi; i++ {
-				y[i] = T(op.P.f(op.Kind, float64(x[i])))
+			return
+		case Tanh, Sigmoid:
+			if x32, ok := any(x).([]float32); ok {
+				y32 := any(y).([]float32)
+				if op.Kind == Tanh {
+					for i := lo; i < hi; i++ {
+						y32[i] = tanh32(x32[i])
+					}
+				} else {
+					for i := lo; i < hi; i++ {
+						y32[i] = sigmoid32(x32[i])
+					}
+				}
+				return
 			}
+		}
+		for i := lo; i < hi; i++ {
+			y[i] = T(op.P.f(op.Kind, float64(x[i])))
 		}
 	})
 }
@@ -146,15 +160,16 @@ func (op *Unary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out
 func (op *Unary) DiffWRT(int) []bool                { return []bool{true} }
 
 func (op *Unary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g := &unaryGrad{base: newBase(op.Kind.String()+"Grad", op.out, op.out, op.out), fwd: op}
-	dx, err := apply(g, in[0], grad)
+	g := &unaryGrad{base: newBase(op.Kind.String()+"Grad", op.out, op.out, op.out, op.out), fwd: op}
+	dx, err := apply(g, in[0], out, grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{dx}, nil
 }
 
-// unaryGrad computes dx = dy·f'(x) from (x, dy).
+// unaryGrad computes dx = dy·f'(x) from (x, y, dy); tanh and sigmoid use y = f(x) rather than
+// evaluating f again.
 type unaryGrad struct {
 	base
 	fwd *Unary
@@ -162,14 +177,14 @@ type unaryGrad struct {
 
 func (op *unaryGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		unaryBackward(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		unaryBackward(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
 	} else {
-		unaryBackward(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		unaryBackward(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](out))
 	}
 	return nil
 }
 
-func unaryBackward[T Float](op *Unary, x, dy, dx []T) {
+func unaryBackward[T Float](op *Unary, x, y, dy, dx []T) {
 	parallelFor(len(x), 1<<15, func(lo, hi int) {
 		switch op.Kind {
 		case Relu:
@@ -179,6 +194,14 @@ func unaryBackward[T Float](op *Unary, x, dy, dx []T) {
 				} else {
 					dx[i] = 0
 				}
+			}
+		case Tanh:
+			for i := lo; i < hi; i++ {
+				dx[i] = dy[i] * (1 - y[i]*y[i])
+			}
+		case Sigmoid:
+			for i := lo; i < hi; i++ {
+				dx[i] = dy[i] * y[i] * (1 - y[i])
 			}
 		default:
 			for i := lo; i < hi; i++ {

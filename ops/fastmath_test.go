@@ -1,0 +1,47 @@
+package ops
+
+import (
+	"math"
+	"testing"
+)
+
+// ulps is the distance between a and b in float32 units in the last place.
+func ulps(a, b float32) int64 {
+	ia, ib := int64(math.Float32bits(a)), int64(math.Float32bits(b))
+	if ia < 0x80000000 != (ib < 0x80000000) {
+		return int64(math.MaxInt32)
+	}
+	d := ia - ib
+	if d < 0 {
+		d = -d
+	}
+	return d
+}
+
+func TestFloat32Functions(t *testing.T) {
+	worst := map[string]int64{}
+	for i := -200000; i <= 200000; i++ {
+		x := float32(i) * 1e-4 // [-20, 20]
+		for name, f := range map[string]struct {
+			got  float32
+			want float64
+		}{
+			"exp":     {exp32(x), math.Exp(float64(x))},
+			"tanh":    {tanh32(x), math.Tanh(float64(x))},
+			"sigmoid": {sigmoid32(x), 1 / (1 + math.Exp(-float64(x)))},
+		} {
+			if name == "exp" && math.Abs(float64(x)) > 80 {
+				continue
+			}
+			if u := ulps(f.got, float32(f.want)); u > worst[name] {
+				worst[name] = u
+			}
+		}
+	}
+	for name, u := range worst {
+		if u > 2 {
+			t.Errorf("%s: worst error %d ulp, want ≤ 2", name, u)
+		}
+	}
+	t.Logf("worst errors in ulp: %v", worst)
+}
