@@ -159,7 +159,7 @@ func clampAxis(a, r int64) int64 {
 func lowerGather(c *lowering, n *nn.Node) error {
 	data, idx := c.constOf(n.Inputs[0]), c.constOf(at(n.Inputs, 1))
 	if data == nil || idx == nil {
-		return fmt.Errorf("Gather is supported on constant shape tensors only (here the %s is computed at run time)", which(data == nil, "data", "indices"))
+		return notSupported("Gather is supported on constant shape tensors only (here the %s is computed at run time)", which(data == nil, "data", "indices"))
 	}
 	axis, err := n.IntAttr("axis", 0)
 	if err != nil {
@@ -237,10 +237,10 @@ func lowerCast(c *lowering, n *nn.Node) error {
 		case onnxFloat, onnxDouble, onnxFloat16:
 			return c.setConst(n, fromValues(values(t), t.Shape, false))
 		}
-		return fmt.Errorf("cast to data type %d is not supported", to)
+		return notSupported("cast to data type %d is not supported", to)
 	}
 	if to != onnxFloat && to != onnxDouble {
-		return fmt.Errorf("cast of a computed tensor to data type %d is not supported (float only)", to)
+		return notSupported("cast of a computed tensor to data type %d is not supported (float only)", to)
 	}
 	x, err := c.in(n, 0)
 	if err != nil {
@@ -333,7 +333,7 @@ func (c *lowering) sliceParams(n *nn.Node, s []int) (start, size, step []int, er
 			st = steps[i]
 		}
 		if st <= 0 {
-			return nil, nil, nil, fmt.Errorf("step %d is not supported (positive steps only)", st)
+			return nil, nil, nil, notSupported("step %d is not supported (positive steps only)", st)
 		}
 		d := int64(s[ax])
 		b, e := starts[i], ends[i]
@@ -390,7 +390,7 @@ func lowerSlice(c *lowering, n *nn.Node) error {
 	}
 	for _, s := range step {
 		if s != 1 {
-			return fmt.Errorf("slicing a computed tensor with step %d is not supported (step 1 only)", s)
+			return notSupported("slicing a computed tensor with step %d is not supported (step 1 only)", s)
 		}
 	}
 	y, err := ops.NewSlice(x, start, tensor.Shape(size))
@@ -499,7 +499,7 @@ func lowerPad(c *lowering, n *nn.Node) error {
 		return err
 	}
 	if mode != "constant" {
-		return fmt.Errorf("mode %q is not supported (constant only)", mode)
+		return notSupported("mode %q is not supported (constant only)", mode)
 	}
 	var pads []int64
 	value := 0.0
@@ -526,7 +526,7 @@ func lowerPad(c *lowering, n *nn.Node) error {
 			return fmt.Errorf("constant_value must be a constant")
 		}
 		if at(n.Inputs, 3) != "" {
-			return fmt.Errorf("the axes input is not supported")
+			return notSupported("the axes input is not supported")
 		}
 	}
 	r := len(x.Shape())

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -190,4 +191,18 @@ func shapeInts(s tensor.Shape) []int64 {
 		o[i] = int64(x)
 	}
 	return o
+}
+
+// ErrNotSupported marks build errors caused by an operator feature tlkit does not implement
+// (rather than by an inconsistent model); test with errors.Is.
+var ErrNotSupported = errors.New("not supported")
+
+type featureError struct{ msg string }
+
+func (e *featureError) Error() string        { return e.msg }
+func (e *featureError) Is(target error) bool { return target == ErrNotSupported }
+
+// notSupported formats an error that errors.Is(err, ErrNotSupported) recognises.
+func notSupported(format string, args ...any) error {
+	return &featureError{fmt.Sprintf(format, args...)}
 }

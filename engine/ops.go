@@ -36,7 +36,7 @@ func spatial2(n *nn.Node, name string, def int) ([2]int, error) {
 		return [2]int{def, def}, nil
 	}
 	if len(v) != 2 {
-		return [2]int{}, fmt.Errorf("%s = %v: only 2-D (NCHW) is supported", name, v)
+		return [2]int{}, notSupported("%s = %v: only 2-D (NCHW) is supported", name, v)
 	}
 	return [2]int{int(v[0]), int(v[1])}, nil
 }
@@ -61,7 +61,7 @@ func pads2(n *nn.Node, in, k, s, d [2]int) (begin, end [2]int, err error) {
 		}
 		for _, v := range p {
 			if v < 0 {
-				return begin, end, fmt.Errorf("pads = %v: negative pads are not supported", p)
+				return begin, end, notSupported("pads = %v: negative pads are not supported", p)
 			}
 		}
 		return [2]int{int(p[0]), int(p[1])}, [2]int{int(p[2]), int(p[3])}, nil
@@ -97,7 +97,7 @@ func lowerConv(c *lowering, n *nn.Node) error {
 		return err
 	}
 	if len(x.Shape()) != 4 {
-		return fmt.Errorf("only 2-D convolution (4-D NCHW input) is supported, input is %v", x.Shape())
+		return notSupported("only 2-D convolution (4-D NCHW input) is supported, input is %v", x.Shape())
 	}
 	ws := w.Shape()
 	k := [2]int{ws[2], ws[3]}
@@ -230,11 +230,11 @@ func lowerPool(c *lowering, n *nn.Node) error {
 		return err
 	}
 	if len(n.Outputs) > 1 && n.Outputs[1] != "" {
-		return fmt.Errorf("the Indices output is not supported")
+		return notSupported("the Indices output is not supported")
 	}
 	xs := x.Shape()
 	if len(xs) != 4 {
-		return fmt.Errorf("only 2-D pooling (4-D NCHW input) is supported, input is %v", xs)
+		return notSupported("only 2-D pooling (4-D NCHW input) is supported, input is %v", xs)
 	}
 	if !n.HasAttr("kernel_shape") {
 		return fmt.Errorf("kernel_shape is required")
@@ -260,7 +260,7 @@ func lowerPool(c *lowering, n *nn.Node) error {
 		return err
 	}
 	if so, err := n.IntAttr("storage_order", 0); err != nil || so != 0 {
-		return fmt.Errorf("storage_order %d is not supported", so)
+		return notSupported("storage_order %d is not supported", so)
 	}
 	g, err := ops.NewPoolGeom(xs, k, s, d, pb, pe, ceil != 0)
 	if err != nil {
@@ -330,7 +330,7 @@ func lowerBatchNorm(c *lowering, n *nn.Node) error {
 	}
 	for _, o := range n.Outputs[1:] {
 		if o != "" {
-			return fmt.Errorf("only the first output (Y) is supported; running statistics are updated in place")
+			return notSupported("only the first output (Y) is supported; running statistics are updated in place")
 		}
 	}
 	training := c.p.Opts.Train && !c.p.Opts.FreezeBN
@@ -437,6 +437,12 @@ func lowerReshape(c *lowering, n *nn.Node) error {
 	if err != nil {
 		return err
 	}
+	if fb := c.p.Model.Meta["onnx.fixed_batch"]; ct == nil && len(target) > 0 && fb != "" && fmt.Sprint(target[0]) == fb &&
+		len(xs) > 0 && xs[0] == c.p.Opts.Batch && fmt.Sprint(c.p.Opts.Batch) != fb {
+		// A file exported at a fixed batch size spells that size into its Reshape targets; keep
+		// the program's batch instead.
+		target = append([]int64{0}, target[1:]...)
+	}
 	s, err := ReshapeTarget(xs, target, allowZero != 0)
 	if err != nil {
 		return err
@@ -493,7 +499,7 @@ func lowerIdentity(c *lowering, n *nn.Node) error {
 	}
 	for _, o := range n.Outputs[1:] {
 		if o != "" {
-			return fmt.Errorf("the mask output is not supported")
+			return notSupported("the mask output is not supported")
 		}
 	}
 	return c.out(n, x)
