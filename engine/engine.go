@@ -116,6 +116,9 @@ func Compile(m *nn.Model, o Options) (p *Program, err error) {
 	}
 	shape[0] = o.Batch
 	for i, d := range shape {
+		if d == 0 {
+			return nil, notSupported("engine: input %q has a dimension of size 0 (%v); empty tensors are not supported", in.Name, in.Shape)
+		}
 		if d < 1 {
 			return nil, fmt.Errorf("engine: input %q dimension %d is not fixed (%v); only the batch may vary", in.Name, i, in.Shape)
 		}
@@ -141,6 +144,9 @@ func Compile(m *nn.Model, o Options) (p *Program, err error) {
 	for _, name := range outs {
 		v, ok := c.vals[name]
 		if !ok {
+			if _, folded := c.consts[name]; folded {
+				return nil, notSupported("engine: output %q is a constant computed while building (a shape); outputs must be tensors computed from the input", name)
+			}
 			return nil, fmt.Errorf("engine: output %q is not computed by the model", name)
 		}
 		p.outputs = append(p.outputs, v)

@@ -393,6 +393,11 @@ func lowerSlice(c *lowering, n *nn.Node) error {
 			return notSupported("slicing a computed tensor with step %d is not supported (step 1 only)", s)
 		}
 	}
+	for _, d := range size {
+		if d == 0 {
+			return notSupported("the slice is empty (size %v); empty tensors are not supported", size)
+		}
+	}
 	y, err := ops.NewSlice(x, start, tensor.Shape(size))
 	if err != nil {
 		return err

@@ -502,6 +502,24 @@ func lowerIdentity(c *lowering, n *nn.Node) error {
 			return notSupported("the mask output is not supported")
 		}
 	}
+	if n.Op == "Dropout" {
+		// Dropout computes in inference mode (identity). A training-mode Dropout draws a random
+		// mask, which tlkit does not implement; refuse it rather than silently computing identity.
+		ratio := 0.5
+		if t := c.constOf(at(n.Inputs, 1)); t != nil && len(values(t)) == 1 {
+			ratio = values(t)[0]
+		}
+		if t := c.constOf(at(n.Inputs, 2)); t != nil {
+			if v := values(t); len(v) == 1 && v[0] != 0 && ratio != 0 {
+				return notSupported("training-mode Dropout (a random mask) is not supported")
+			}
+		} else if at(n.Inputs, 2) != "" {
+			return notSupported("Dropout with a computed training_mode is not supported")
+		}
+		if r, err := n.IntAttr("is_test", 1); err == nil && r == 0 && c.p.Model.Opset < 7 {
+			return notSupported("training-mode Dropout (is_test=0) is not supported")
+		}
+	}
 	return c.out(n, x)
 }
 

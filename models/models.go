@@ -91,3 +91,6 @@ func LeNet5(seed int64, classes int, s []int) (*nn.Model, error) {
 	x = b.Linear(x, "fc2", 84, classes)
 	return b.Finish(x)
 }
+
+// IsBuiltin reports whether name is a built-in model.
+func IsBuiltin(name string) bool { _, ok := builders[name]; return ok }
