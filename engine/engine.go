@@ -181,7 +181,11 @@ func (p *Program) buildLoss() error {
 	var loss *G.Node
 	var err error
 	if p.Opts.Loss == Probe {
-		p.labels = G.NewTensor(p.g, p.dtype(), len(ls), G.WithShape(ls...), G.WithName("probe"))
+		if logits.IsScalar() {
+			p.labels = G.NewScalar(p.g, p.dtype(), G.WithName("probe"))
+		} else {
+			p.labels = G.NewTensor(p.g, p.dtype(), len(ls), G.WithShape(ls...), G.WithName("probe"))
+		}
 		loss, err = ops.NewDot(logits, p.labels)
 	} else {
 		if len(ls) != 2 {

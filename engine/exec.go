@@ -161,8 +161,12 @@ func newExec(p *Program, keep []*G.Node) (*exec, error) {
 			v := n.Value()
 			if v == nil {
 				// a graph input without a value: the batch or the labels
-				x.vals[i] = tensor.New(tensor.Of(dt), tensor.WithShape(n.Shape()...))
-				x.bytes += int64(n.Shape().TotalSize() * int(dt.Size()))
+				shape := n.Shape()
+				if n.IsScalar() || len(shape) == 0 {
+					shape = tensor.Shape{1}
+				}
+				x.vals[i] = tensor.New(tensor.Of(dt), tensor.WithShape(shape...))
+				x.bytes += int64(shape.TotalSize() * int(dt.Size()))
 				release(i)
 				continue
 			}

@@ -24,6 +24,71 @@ func init() {
 	register(lowerIdentity, "Identity", "Dropout")
 	register(lowerSoftmax, "Softmax", "LogSoftmax")
 	register(lowerSqueeze, "Squeeze", "Unsqueeze")
+	register(lowerGlobalMaxPool, "GlobalMaxPool")
+	register(lowerCrossEntropy, "SoftmaxCrossEntropyLoss")
+}
+
+func lowerGlobalMaxPool(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	xs := x.Shape()
+	if len(xs) != 4 {
+		return notSupported("only 2-D global pooling (4-D NCHW input) is supported, input is %v", xs)
+	}
+	g, err := ops.NewPoolGeom(xs, [2]int{xs[2], xs[3]}, [2]int{1, 1}, [2]int{1, 1}, [2]int{}, [2]int{}, false)
+	if err != nil {
+		return err
+	}
+	y, err := ops.NewMaxPool(x, g)
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
+}
+
+// lowerCrossEntropy builds ONNX's SoftmaxCrossEntropyLoss for N×C scores and constant labels,
+// with reduction mean or sum: the loss tlkit trains with, as an operator.
+func lowerCrossEntropy(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	if len(x.Shape()) != 2 {
+		return notSupported("SoftmaxCrossEntropyLoss over spatial dimensions (input %v) is not supported; N×C only", x.Shape())
+	}
+	if at(n.Inputs, 2) != "" {
+		return notSupported("class weights are not supported")
+	}
+	if n.HasAttr("ignore_index") {
+		return notSupported("ignore_index is not supported")
+	}
+	for _, o := range n.Outputs[1:] {
+		if o != "" {
+			return notSupported("the log_prob output is not supported")
+		}
+	}
+	red, err := n.StringAttr("reduction", "mean")
+	if err != nil {
+		return err
+	}
+	if red != "mean" && red != "sum" {
+		return notSupported("reduction %q is not supported (mean or sum)", red)
+	}
+	lt := c.constOf(at(n.Inputs, 1))
+	if lt == nil || lt.Ints == nil {
+		return notSupported("the labels must be a constant integer tensor")
+	}
+	labels := &nn.Tensor{Name: n.Inputs[1] + "#float", Shape: lt.Shape, Data: make([]float32, len(lt.Ints)), Role: nn.Const}
+	for i, v := range lt.Ints {
+		labels.Data[i] = float32(v)
+	}
+	y, err := ops.NewCrossEntropy(x, c.tensorNode(labels), red == "sum")
+	if err != nil {
+		return err
+	}
+	return c.out(n, y)
 }
 
 // spatial2 reads a 2-element spatial attribute (kernel_shape, strides, dilations).

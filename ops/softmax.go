@@ -249,10 +249,10 @@ type Dot struct{ base }
 
 // NewDot adds Σ y·r to the graph.
 func NewDot(y, r *G.Node) (*G.Node, error) {
-	if !y.Shape().Eq(r.Shape()) {
+	if y.IsScalar() != r.IsScalar() || !y.Shape().Eq(r.Shape()) {
 		return nil, fmt.Errorf("dot: shapes %v and %v differ", y.Shape(), r.Shape())
 	}
-	return apply(&Dot{newBase("Dot", nil, y.Shape(), r.Shape())}, y, r)
+	return apply(&Dot{newBase("Dot", nil, shapeOf(y), shapeOf(r))}, y, r)
 }
 
 func (op *Dot) ExecScalar(in []*tensor.Dense) (float64, error) {
@@ -273,7 +273,11 @@ func (op *Dot) ExecScalar(in []*tensor.Dense) (float64, error) {
 func (op *Dot) Do(vs ...G.Value) (G.Value, error) { return doScalar(op, vs) }
 func (op *Dot) DiffWRT(int) []bool                { return []bool{true, false} }
 func (op *Dot) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g := &dotGrad{newBase("DotGrad", op.in[1], op.in[1], shapeOf(grad))}
+	rs := op.in[1]
+	if rs == nil {
+		rs = tensor.Shape{1}
+	}
+	g := &dotGrad{newBase("DotGrad", rs, op.in[1], shapeOf(grad))}
 	dy, err := apply(g, in[1], grad)
 	return G.Nodes{dy, nil}, err
 }
