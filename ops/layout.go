@@ -73,7 +73,7 @@ func permute[T Float](x []T, xs tensor.Shape, perm []int, y []T) {
 }
 
 func (op *Transpose) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *Transpose) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Transpose) DiffWRT(int) []bool                { return []bool{true} }
 func (op *Transpose) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	inv := make([]int, len(op.Perm))
 	for i, p := range op.Perm {
@@ -131,7 +131,7 @@ func (op *Slice) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	return nil
 }
 func (op *Slice) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *Slice) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Slice) DiffWRT(int) []bool                { return []bool{true} }
 func (op *Slice) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	end := make([]int, len(op.Starts))
 	for i := range end {
@@ -181,7 +181,7 @@ func padInto[T Float](op *Pad, x, y []T) {
 	boxCopy(y, op.out, op.Begin, x, op.in[0], false)
 }
 func (op *Pad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *Pad) DiffWRT(int) []bool                 { return []bool{true} }
+func (op *Pad) DiffWRT(int) []bool                { return []bool{true} }
 func (op *Pad) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	dx, err := NewSlice(grad, op.Begin, op.in[0])
 	return G.Nodes{dx}, err

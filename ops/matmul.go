@@ -91,7 +91,7 @@ func matmulFwd[T Float](op *MatMul, a, b, y []T) {
 }
 
 func (op *MatMul) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
-func (op *MatMul) DiffWRT(int) []bool                 { return []bool{true, true} }
+func (op *MatMul) DiffWRT(int) []bool                { return []bool{true, true} }
 func (op *MatMul) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	da, err := apply(&matmulGrad{base: newBase("MatMulGradA", op.in[0], op.in[0], op.in[1], op.out), fwd: op, wrt: 0}, in[0], in[1], grad)
 	if err != nil {
