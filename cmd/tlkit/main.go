@@ -1,0 +1,44 @@
+// Command tlkit trains, fine-tunes, evaluates and validates convolutional networks: the seed's
+// MNIST models, and networks that arrive as ONNX files.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+func main() {
+	app := &cli.App{
+		Name:  "tlkit",
+		Usage: "transfer learning and fine-tuning of convolutional networks, checked against ONNX Runtime",
+		Description: `tlkit imports a network from an ONNX file into a gorgonia graph, replaces its classification
+head, and trains the head alone on a frozen backbone (transfer) or the whole network (finetune).
+It also trains the classic MNIST models from scratch, prints torchsummary-style summaries, and
+compares every number it computes with ONNX Runtime (validate).
+
+Start with:
+   tlkit demo                                  # offline transfer-learning demo
+   tlkit train --model lenet5 --data mnist     # the MNIST comparison, one model
+   tlkit summary resnet34.onnx --classes 100 --freeze backbone`,
+		Commands: []*cli.Command{
+			trainCommand(),
+			summaryCommand(),
+			validateCommand(),
+		},
+		HideHelpCommand: true,
+	}
+	if err := app.Run(os.Args); err != nil {
+		var ec cli.ExitCoder
+		if errors.As(err, &ec) {
+			if msg := err.Error(); msg != "" {
+				fmt.Fprintln(os.Stderr, "tlkit:", msg)
+			}
+			os.Exit(ec.ExitCode())
+		}
+		fmt.Fprintln(os.Stderr, "tlkit:", err)
+		os.Exit(1)
+	}
+}

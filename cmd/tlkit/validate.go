@@ -1,0 +1,251 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand"
+	"os"
+	"strings"
+
+	"codeberg.org/sbinet/npyio"
+	"github.com/urfave/cli/v2"
+
+	"tlkit/engine"
+	"tlkit/importer"
+	"tlkit/nn"
+	"tlkit/ort"
+)
+
+func ortFlag() cli.Flag {
+	return &cli.StringFlag{Name: "ort-lib", Usage: "ONNX Runtime shared library (default $" + ort.LibraryEnv + ", then where scripts/install-onnxruntime.sh puts it)"}
+}
+
+// initORT loads ONNX Runtime, or explains how to install it.
+func initORT(c *cli.Context) error {
+	lib, err := ort.LibraryPath(c.String("ort-lib"))
+	if err != nil {
+		return err
+	}
+	return ort.Init(lib)
+}
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "validate",
+		Usage:     "run an ONNX model through tlkit and ONNX Runtime and compare every output",
+		ArgsUsage: "MODEL.onnx",
+		Description: `Imports MODEL.onnx into tlkit's engine, runs the same input through it and through ONNX Runtime,
+and prints for each output the largest absolute difference, the relative L2 error
+(‖tlkit − ort‖ / ‖ort‖) and, for N×classes outputs, how often the top-1 class agrees. It passes
+when every relative L2 error is at most --tol, and exits with status 1 otherwise.
+
+The input is --input X.npy (float32 or float64, the model's input shape with any batch size), or
+a standard-normal batch of --batch samples drawn from --seed.
+
+Examples:
+   tlkit validate resnet34.onnx --batch 8
+   tlkit validate model.onnx --input batch.npy --tol 1e-5 --json`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "input", Usage: "input batch as a .npy file"},
+			&cli.IntFlag{Name: "batch", Value: 4, Usage: "batch size of the random input"},
+			&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the random input"},
+			&cli.Float64Flag{Name: "tol", Value: 1e-4, Usage: "largest relative L2 error that passes"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
+			ortFlag(),
+		},
+		Action: runValidate,
+	}
+}
+
+type outputReport struct {
+	Name          string   `json:"name"`
+	Shape         []int    `json:"shape"`
+	MaxAbsDiff    float64  `json:"max_abs_diff"`
+	RelL2         float64  `json:"rel_l2"`
+	Top1Agreement *float64 `json:"top1_agreement,omitempty"`
+}
+
+type validateReport struct {
+	OK          bool           `json:"ok"`
+	Model       string         `json:"model"`
+	Batch       int            `json:"batch"`
+	Tolerance   float64        `json:"tolerance"`
+	MaxAbsDiff  float64        `json:"max_abs_diff"`
+	RelL2       float64        `json:"rel_l2"`
+	Outputs     []outputReport `json:"outputs"`
+	ORTVersion  string         `json:"ort_version"`
+	InputSource string         `json:"input"`
+}
+
+func runValidate(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return cli.Exit("validate takes one MODEL.onnx argument (see tlkit validate --help)", 2)
+	}
+	path := c.Args().First()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	m, err := importer.Decode(data, path)
+	if err != nil {
+		return err
+	}
+	x, shape, source, err := validationInput(c, m)
+	if err != nil {
+		return err
+	}
+	batch := shape[0]
+	p, err := engine.Compile(m, engine.Options{Batch: batch})
+	if err != nil {
+		return err
+	}
+	if err := p.SetInput(x); err != nil {
+		return err
+	}
+	if err := p.Run(); err != nil {
+		return err
+	}
+	if err := initORT(c); err != nil {
+		return err
+	}
+	s, err := ort.NewSession(data, ort.Options{Name: path})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	ishape := make([]int64, len(shape))
+	for i, d := range shape {
+		ishape[i] = int64(d)
+	}
+	outs, err := s.Run([]ort.Tensor{{Name: m.Inputs[0].Name, Shape: ishape, Data: x}})
+	if err != nil {
+		return err
+	}
+	rep := validateReport{OK: true, Model: path, Batch: batch, Tolerance: c.Float64("tol"), ORTVersion: ort.Version(), InputSource: source}
+	for i := 0; i < p.NumOutputs(); i++ {
+		got := p.Output(i).Data().([]float32)
+		want := outs[i].Data
+		if len(got) != len(want) {
+			return fmt.Errorf("output %q: tlkit computed %d values, ONNX Runtime %d", m.Outputs[i].Name, len(got), len(want))
+		}
+		o := outputReport{Name: m.Outputs[i].Name, Shape: []int(p.OutputShape(i))}
+		var num, den float64
+		for j := range got {
+			d := math.Abs(float64(got[j]) - float64(want[j]))
+			o.MaxAbsDiff = math.Max(o.MaxAbsDiff, d)
+			num += d * d
+			den += float64(want[j]) * float64(want[j])
+		}
+		o.RelL2 = math.Sqrt(num / math.Max(den, 1e-300))
+		if len(o.Shape) == 2 && o.Shape[1] > 1 {
+			k := o.Shape[1]
+			agree := 0
+			for r := 0; r < o.Shape[0]; r++ {
+				if argmax32(got[r*k:(r+1)*k]) == argmax32(want[r*k:(r+1)*k]) {
+					agree++
+				}
+			}
+			f := float64(agree) / float64(o.Shape[0])
+			o.Top1Agreement = &f
+		}
+		rep.MaxAbsDiff = math.Max(rep.MaxAbsDiff, o.MaxAbsDiff)
+		rep.RelL2 = math.Max(rep.RelL2, o.RelL2)
+		if !(o.RelL2 <= rep.Tolerance) {
+			rep.OK = false
+		}
+		rep.Outputs = append(rep.Outputs, o)
+	}
+	if c.Bool("json") {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Printf("model %s, input %s, ONNX Runtime %s\n", path, source, rep.ORTVersion)
+		fmt.Printf("%-24s %-18s %14s %12s %8s\n", "output", "shape", "max |diff|", "rel L2", "top-1")
+		for _, o := range rep.Outputs {
+			top := "-"
+			if o.Top1Agreement != nil {
+				top = fmt.Sprintf("%.0f%%", 100**o.Top1Agreement)
+			}
+			fmt.Printf("%-24s %-18s %14.3g %12.3g %8s\n", o.Name, fmt.Sprint(o.Shape), o.MaxAbsDiff, o.RelL2, top)
+		}
+		verdict := "PASS"
+		if !rep.OK {
+			verdict = "FAIL"
+		}
+		fmt.Printf("%s: relative L2 error %.3g (tolerance %.3g)\n", verdict, rep.RelL2, rep.Tolerance)
+	}
+	if !rep.OK {
+		return cli.Exit("", 1)
+	}
+	return nil
+}
+
+func argmax32(v []float32) int {
+	b := 0
+	for i, x := range v {
+		if x > v[b] {
+			b = i
+		}
+	}
+	return b
+}
+
+// validationInput reads --input or draws a random batch in the model's input shape.
+func validationInput(c *cli.Context, m *nn.Model) ([]float32, []int, string, error) {
+	want := m.Inputs[0].Shape
+	if path := c.String("input"); path != "" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		defer f.Close()
+		r, err := npyio.NewReader(f)
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("%s: not a .npy file: %v", path, err)
+		}
+		shape := r.Header.Descr.Shape
+		var x []float32
+		switch {
+		case strings.HasSuffix(r.Header.Descr.Type, "f4"):
+			err = r.Read(&x)
+		case strings.HasSuffix(r.Header.Descr.Type, "f8"):
+			var d []float64
+			if err = r.Read(&d); err == nil {
+				x = make([]float32, len(d))
+				for i, v := range d {
+					x[i] = float32(v)
+				}
+			}
+		default:
+			return nil, nil, "", fmt.Errorf("%s: element type %s; want float32 or float64", path, r.Header.Descr.Type)
+		}
+		if err != nil {
+			return nil, nil, "", fmt.Errorf("%s: %v", path, err)
+		}
+		if len(shape) != len(want) {
+			return nil, nil, "", fmt.Errorf("%s has shape %v; the model's input %q is %v", path, shape, m.Inputs[0].Name, want)
+		}
+		for i := 1; i < len(want); i++ {
+			if want[i] > 0 && shape[i] != want[i] {
+				return nil, nil, "", fmt.Errorf("%s has shape %v; the model's input %q is %v", path, shape, m.Inputs[0].Name, want)
+			}
+		}
+		return x, shape, path, nil
+	}
+	shape := append([]int{c.Int("batch")}, want[1:]...)
+	for _, d := range shape {
+		if d < 1 {
+			return nil, nil, "", fmt.Errorf("the model's input %q has shape %v; give --input with a concrete batch", m.Inputs[0].Name, want)
+		}
+	}
+	rng := rand.New(rand.NewSource(c.Int64("seed")))
+	x := make([]float32, nn.Numel(shape))
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	return x, shape, fmt.Sprintf("standard normal, seed %d, shape %v", c.Int64("seed"), shape), nil
+}
