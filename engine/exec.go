@@ -7,6 +7,7 @@ import (
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 
+	"tlkit/nn"
 	"tlkit/ops"
 )
 
@@ -316,3 +317,57 @@ func copyData(dst, src *tensor.Dense) {
 		copy(d, src.Data().([]float64))
 	}
 }
+
+// StepKind says how a scheduled node is computed.
+type StepKind uint8
+
+// The kinds of scheduled node.
+const (
+	StepInput   = StepKind(stepInput)   // bound before the run: the batch, labels, parameters, constants
+	StepKernel  = StepKind(stepKernel)  // an ops.Kernel
+	StepScalar  = StepKind(stepScalar)  // an ops.ScalarKernel (a loss)
+	StepView    = StepKind(stepView)    // a reshape of its first argument's memory
+	StepAdd     = StepKind(stepAdd)     // gorgonia's addition of two same-shape gradients
+	StepGeneric = StepKind(stepGeneric) // another gorgonia op
+)
+
+// Step is one node of a program's schedule, in execution order; a second compute backend runs
+// the same schedule with its own kernels.
+type Step struct {
+	Node *G.Node
+	Kind StepKind
+	Args []int // schedule indices of the node's inputs, in order
+}
+
+// Schedule returns the program's nodes in execution order.
+func (p *Program) Schedule() []Step {
+	x := p.x
+	s := make([]Step, len(x.nodes))
+	for i, n := range x.nodes {
+		s[i] = Step{Node: n, Kind: StepKind(x.kind[i]), Args: append([]int(nil), x.args[i]...)}
+	}
+	return s
+}
+
+// Index is the schedule index of a node of the program, or -1.
+func (p *Program) Index(n *G.Node) int {
+	if i, ok := p.x.index[n]; ok {
+		return i
+	}
+	return -1
+}
+
+// Value is the host tensor the CPU executor holds for a schedule index (parameters, constants
+// and inputs included).
+func (p *Program) Value(i int) *tensor.Dense { return p.x.vals[i] }
+
+// InputNode, TargetNode, OutputNode, LossNode and GradNode name the graph nodes a backend reads
+// and writes: the batch, the labels (or probe), output i, the loss, and the gradient of trainable
+// parameter i (Grads order).
+func (p *Program) InputNode() *G.Node         { return p.input }
+func (p *Program) TargetNode() *G.Node        { return p.labels }
+func (p *Program) OutputNode(i int) *G.Node   { return p.outputs[i] }
+func (p *Program) LossNode() *G.Node          { return p.loss }
+func (p *Program) GradNode(i int) *G.Node     { return p.grads[i] }
+func (p *Program) GradParam(i int) *nn.Tensor { return p.gparams[i] }
+func (p *Program) NumGrads() int              { return len(p.grads) }

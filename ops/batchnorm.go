@@ -125,11 +125,11 @@ func (op *BatchNorm) DiffWRT(int) []bool                { return []bool{true, tr
 
 func (op *BatchNorm) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	x, scale := in[0], in[1]
-	dx, err := apply(&bnGradInput{base: newBase("BatchNormGradInput", op.out, op.out, op.in[1], op.out), fwd: op}, x, scale, grad)
+	dx, err := apply(&BatchNormGradInput{base: newBase("BatchNormGradInput", op.out, op.out, op.in[1], op.out), Fwd: op}, x, scale, grad)
 	if err != nil {
 		return nil, err
 	}
-	ds, err := apply(&bnGradScale{base: newBase("BatchNormGradScale", op.in[1], op.out, op.out), fwd: op}, x, grad)
+	ds, err := apply(&BatchNormGradScale{base: newBase("BatchNormGradScale", op.in[1], op.out, op.out), Fwd: op}, x, grad)
 	if err != nil {
 		return nil, err
 	}
@@ -140,18 +140,18 @@ func (op *BatchNorm) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{dx, ds, db}, nil
 }
 
-// bnGradInput computes dx from (x, scale, dy), recomputing the statistics from x. In training
+// BatchNormGradInput computes dx from (x, scale, dy), recomputing the statistics from x. In training
 // mode dx = scale·invstd·(dy - mean(dy) - x̂·mean(dy·x̂)); in inference mode dx = scale·invstd·dy.
-type bnGradInput struct {
+type BatchNormGradInput struct {
 	base
-	fwd *BatchNorm
+	Fwd *BatchNorm
 }
 
-func (op *bnGradInput) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *BatchNormGradInput) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		bnBackwardInput(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
+		bnBackwardInput(op.Fwd, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
 	} else {
-		bnBackwardInput(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](out))
+		bnBackwardInput(op.Fwd, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](out))
 	}
 	return nil
 }
@@ -207,19 +207,19 @@ func bnBackwardInput[T Float](op *BatchNorm, x, scale, dy, dx []T) {
 	})
 }
 
-func (op *bnGradInput) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *BatchNormGradInput) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
-// bnGradScale computes dscale = Σ dy·x̂ from (x, dy).
-type bnGradScale struct {
+// BatchNormGradScale computes dscale = Σ dy·x̂ from (x, dy).
+type BatchNormGradScale struct {
 	base
-	fwd *BatchNorm
+	Fwd *BatchNorm
 }
 
-func (op *bnGradScale) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *BatchNormGradScale) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		bnBackwardScale(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		bnBackwardScale(op.Fwd, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	} else {
-		bnBackwardScale(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		bnBackwardScale(op.Fwd, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	}
 	return nil
 }
@@ -232,4 +232,4 @@ func bnBackwardScale[T Float](op *BatchNorm, x, dy, ds []T) {
 	}
 }
 
-func (op *bnGradScale) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *BatchNormGradScale) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -117,7 +117,7 @@ func (op *Binary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		case op.Kind == Sub:
 			res[i], err = ReduceTo(grad, op.in[i], -1)
 		default:
-			g := &binaryGrad{base: newBase(fmt.Sprintf("%sGrad%d", op.Kind, i), reducedShape(op.in[i]), op.in[0], op.in[1], op.out), fwd: op, wrt: i}
+			g := &BinaryGrad{base: newBase(fmt.Sprintf("%sGrad%d", op.Kind, i), reducedShape(op.in[i]), op.in[0], op.in[1], op.out), Fwd: op, Wrt: i}
 			res[i], err = apply(g, in[0], in[1], grad)
 		}
 		if err != nil {
@@ -134,15 +134,15 @@ func reducedShape(s tensor.Shape) tensor.Shape {
 	return s
 }
 
-// binaryGrad computes the gradient of Mul or Div with respect to one operand from (a, b, dy):
+// BinaryGrad computes the gradient of Mul or Div with respect to one operand from (a, b, dy):
 // the element-wise partial derivative times dy, summed back to the operand's shape.
-type binaryGrad struct {
+type BinaryGrad struct {
 	base
-	fwd *Binary
-	wrt int
+	Fwd *Binary
+	Wrt int
 }
 
-func (op *binaryGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *BinaryGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
 		binaryBwd(op, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
 	} else {
@@ -151,20 +151,20 @@ func (op *binaryGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	return nil
 }
 
-func binaryBwd[T Float](op *binaryGrad, a, b, dy, dx []T) {
-	f := op.fwd
+func binaryBwd[T Float](op *BinaryGrad, a, b, dy, dx []T) {
+	f := op.Fwd
 	// t = ∂y/∂operand · dy, at full (broadcast) size.
 	var other []T
 	var os tensor.Shape
 	t := make([]T, len(dy))
 	switch {
-	case f.Kind == Mul && op.wrt == 0:
+	case f.Kind == Mul && op.Wrt == 0:
 		other, os = b, f.in[1]
 		binaryFwd(Mul, dy, f.out, other, os, t, f.out)
 	case f.Kind == Mul:
 		other, os = a, f.in[0]
 		binaryFwd(Mul, dy, f.out, other, os, t, f.out)
-	case op.wrt == 0: // d(a/b)/da = 1/b
+	case op.Wrt == 0: // d(a/b)/da = 1/b
 		binaryFwd(Div, dy, f.out, b, f.in[1], t, f.out)
 	default: // d(a/b)/db = -a/b²  = -(a/b)/b
 		binaryFwd(Div, a, f.in[0], b, f.in[1], t, f.out)
@@ -173,6 +173,6 @@ func binaryBwd[T Float](op *binaryGrad, a, b, dy, dx []T) {
 			t[i] = -t[i] * dy[i]
 		}
 	}
-	reduceInto(t, f.out, dx, reducedShape(f.in[op.wrt]), 1)
+	reduceInto(t, f.out, dx, reducedShape(f.in[op.Wrt]), 1)
 }
-func (op *binaryGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *BinaryGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -125,8 +125,8 @@ func reduceInto[T Float](x []T, xs tensor.Shape, out []T, os tensor.Shape, scale
 	}
 }
 
-// reduceTo sums a tensor down to a shape it was broadcast from, times a scale.
-type reduceTo struct {
+// ReduceToOp sums a tensor down to a shape it was broadcast from, times a scale.
+type ReduceToOp struct {
 	base
 	scale float64
 }
@@ -142,10 +142,13 @@ func ReduceTo(x *G.Node, s tensor.Shape, scale float64) (*G.Node, error) {
 	if len(out) == 0 {
 		out = tensor.Shape{1}
 	}
-	return apply(&reduceTo{base: newBase("ReduceTo", out, xs), scale: scale}, x)
+	return apply(&ReduceToOp{base: newBase("ReduceTo", out, xs), scale: scale}, x)
 }
 
-func (op *reduceTo) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+// Scale is the factor applied to the sum.
+func (op *ReduceToOp) Scale() float64 { return op.scale }
+
+func (op *ReduceToOp) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
 		reduceInto(data[float32](in[0]), op.in[0], data[float32](out), op.out, float32(op.scale))
 	} else {
@@ -153,4 +156,4 @@ func (op *reduceTo) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	}
 	return nil
 }
-func (op *reduceTo) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *ReduceToOp) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -44,6 +44,9 @@ func NewConv2D(x, w, b *G.Node, strides, dilations, pads [2]int, padsEnd [2]int,
 	return apply(op, in...)
 }
 
+// HasBias reports whether the convolution adds a bias (its third input).
+func (op *Conv2D) HasBias() bool { return op.bias }
+
 func (op *Conv2D) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
 		runConv[float32](op, out, in)
@@ -72,12 +75,12 @@ func (op *Conv2D) DiffWRT(n int) []bool {
 }
 
 func (op *Conv2D) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	gd := &convGradData{base: newBase("ConvGradData", op.in[0], op.in[1], op.out), geom: op.Geom}
+	gd := &ConvGradData{base: newBase("ConvGradData", op.in[0], op.in[1], op.out), Geom: op.Geom}
 	dx, err := apply(gd, in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	gw := &convGradWeight{base: newBase("ConvGradWeight", op.in[1], op.in[0], op.out), geom: op.Geom}
+	gw := &ConvGradWeight{base: newBase("ConvGradWeight", op.in[1], op.in[0], op.out), Geom: op.Geom}
 	dw, err := apply(gw, in[0], grad)
 	if err != nil {
 		return nil, err
@@ -93,41 +96,41 @@ func (op *Conv2D) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return res, nil
 }
 
-// convGradData computes a convolution's input gradient from (w, dy).
-type convGradData struct {
+// ConvGradData computes a convolution's input gradient from (w, dy).
+type ConvGradData struct {
 	base
-	geom ConvGeom
+	Geom ConvGeom
 }
 
-func (op *convGradData) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *ConvGradData) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		convBackwardData(&op.geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		convBackwardData(&op.Geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	} else {
-		convBackwardData(&op.geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		convBackwardData(&op.Geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	}
 	return nil
 }
-func (op *convGradData) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *ConvGradData) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
-// convGradWeight computes a convolution's weight gradient from (x, dy).
-type convGradWeight struct {
+// ConvGradWeight computes a convolution's weight gradient from (x, dy).
+type ConvGradWeight struct {
 	base
-	geom ConvGeom
+	Geom ConvGeom
 }
 
-func (op *convGradWeight) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *ConvGradWeight) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		convBackwardWeight(&op.geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		convBackwardWeight(&op.Geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	} else {
-		convBackwardWeight(&op.geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		convBackwardWeight(&op.Geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	}
 	return nil
 }
-func (op *convGradWeight) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *ConvGradWeight) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
-// channelSumOp sums an N×C×... tensor over every axis but the channel axis: the gradient of a
+// ChannelSumOp sums an N×C×... tensor over every axis but the channel axis: the gradient of a
 // per-channel bias.
-type channelSumOp struct{ base }
+type ChannelSumOp struct{ base }
 
 // ChannelSum adds the per-channel sum of x (N×C×...) to the graph.
 func ChannelSum(x *G.Node) (*G.Node, error) {
@@ -135,10 +138,10 @@ func ChannelSum(x *G.Node) (*G.Node, error) {
 	if len(s) < 2 {
 		return nil, fmt.Errorf("channel sum: want at least 2-D, got %v", s)
 	}
-	return apply(&channelSumOp{newBase("ChannelSum", tensor.Shape{s[1]}, s)}, x)
+	return apply(&ChannelSumOp{newBase("ChannelSum", tensor.Shape{s[1]}, s)}, x)
 }
 
-func (op *channelSumOp) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *ChannelSumOp) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	s := op.in[0]
 	p := s.TotalSize() / (s[0] * s[1])
 	if isF32(out) {
@@ -148,4 +151,4 @@ func (op *channelSumOp) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	}
 	return nil
 }
-func (op *channelSumOp) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *ChannelSumOp) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -49,6 +49,9 @@ func NewGemm(a, b, c *G.Node, transA, transB bool, alpha, beta float64) (*G.Node
 	return apply(op, in...)
 }
 
+// Dims returns the product's sizes (Y is m×n, the inner dimension k) and whether C is added.
+func (op *Gemm) Dims() (m, n, k int, hasC bool) { return op.m, op.n, op.k, op.hasC }
+
 func (op *Gemm) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
 		runGemm[float32](op, out, in)

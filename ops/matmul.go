@@ -93,26 +93,26 @@ func matmulFwd[T Float](op *MatMul, a, b, y []T) {
 func (op *MatMul) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 func (op *MatMul) DiffWRT(int) []bool                { return []bool{true, true} }
 func (op *MatMul) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	da, err := apply(&matmulGrad{base: newBase("MatMulGradA", op.in[0], op.in[0], op.in[1], op.out), fwd: op, wrt: 0}, in[0], in[1], grad)
+	da, err := apply(&MatMulGrad{base: newBase("MatMulGradA", op.in[0], op.in[0], op.in[1], op.out), Fwd: op, Wrt: 0}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
-	db, err := apply(&matmulGrad{base: newBase("MatMulGradB", op.in[1], op.in[0], op.in[1], op.out), fwd: op, wrt: 1}, in[0], in[1], grad)
+	db, err := apply(&MatMulGrad{base: newBase("MatMulGradB", op.in[1], op.in[0], op.in[1], op.out), Fwd: op, Wrt: 1}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
 	return G.Nodes{da, db}, nil
 }
 
-// matmulGrad computes dA = Σ dY·Bᵀ or dB = Σ Aᵀ·dY from (a, b, dy), summing over the batch
+// MatMulGrad computes dA = Σ dY·Bᵀ or dB = Σ Aᵀ·dY from (a, b, dy), summing over the batch
 // elements that share a matrix of the operand.
-type matmulGrad struct {
+type MatMulGrad struct {
 	base
-	fwd *MatMul
-	wrt int
+	Fwd *MatMul
+	Wrt int
 }
 
-func (op *matmulGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *MatMulGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
 		matmulBwd(op, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
 	} else {
@@ -121,17 +121,17 @@ func (op *matmulGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	return nil
 }
 
-func matmulBwd[T Float](op *matmulGrad, a, b, dy, d []T) {
-	f := op.fwd
+func matmulBwd[T Float](op *MatMulGrad, a, b, dy, d []T) {
+	f := op.Fwd
 	m, k, n := f.m, f.k, f.n
 	zero(d)
 	for i := range f.aOff {
 		g := dy[i*m*n:]
-		if op.wrt == 0 {
+		if op.Wrt == 0 {
 			gemm(false, true, m, k, n, 1, g, n, b[f.bOff[i]*k*n:], n, 1, d[f.aOff[i]*m*k:], k)
 		} else {
 			gemm(true, false, k, n, m, 1, a[f.aOff[i]*m*k:], k, g, n, 1, d[f.bOff[i]*k*n:], n)
 		}
 	}
 }
-func (op *matmulGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *MatMulGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -97,6 +97,9 @@ func (b *base) Hashcode() uint32 {
 }
 func (b *base) String() string { return b.name }
 
+// InShapes are the shapes of the op's inputs (nil entries for scalars).
+func (b *base) InShapes() []tensor.Shape { return b.in }
+
 // OutShape is the shape of the op's result (nil for a scalar).
 func (b *base) OutShape() tensor.Shape { return b.out }
 

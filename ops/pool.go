@@ -126,21 +126,21 @@ func maxPoolFwd[T Float](g *PoolGeom, x, y []T) {
 func (op *MaxPool) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 func (op *MaxPool) DiffWRT(int) []bool                { return []bool{true} }
 func (op *MaxPool) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&maxPoolGrad{base: newBase("MaxPoolGrad", op.in[0], op.in[0], op.out), geom: op.Geom}, in[0], grad)
+	dx, err := apply(&MaxPoolGrad{base: newBase("MaxPoolGrad", op.in[0], op.in[0], op.out), Geom: op.Geom}, in[0], grad)
 	return G.Nodes{dx}, err
 }
 
-// maxPoolGrad routes dy to the argmax of each window, found again from x.
-type maxPoolGrad struct {
+// MaxPoolGrad routes dy to the argmax of each window, found again from x.
+type MaxPoolGrad struct {
 	base
-	geom PoolGeom
+	Geom PoolGeom
 }
 
-func (op *maxPoolGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *MaxPoolGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		maxPoolBwd(&op.geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		maxPoolBwd(&op.Geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	} else {
-		maxPoolBwd(&op.geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		maxPoolBwd(&op.Geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	}
 	return nil
 }
@@ -155,7 +155,7 @@ func maxPoolBwd[T Float](g *PoolGeom, x, dy, dx []T) {
 	})
 }
 
-func (op *maxPoolGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *MaxPoolGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
 // AvgPool is ONNX's AveragePool (2-D; pads, strides, ceil_mode, count_include_pad).
 type AvgPool struct {
@@ -237,24 +237,24 @@ func avgPool[T Float](g *PoolGeom, a, b []T, backward bool) {
 func (op *AvgPool) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 func (op *AvgPool) DiffWRT(int) []bool                { return []bool{true} }
 func (op *AvgPool) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&avgPoolGrad{base: newBase("AvgPoolGrad", op.in[0], op.out), geom: op.Geom}, grad)
+	dx, err := apply(&AvgPoolGrad{base: newBase("AvgPoolGrad", op.in[0], op.out), Geom: op.Geom}, grad)
 	return G.Nodes{dx}, err
 }
 
-type avgPoolGrad struct {
+type AvgPoolGrad struct {
 	base
-	geom PoolGeom
+	Geom PoolGeom
 }
 
-func (op *avgPoolGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *AvgPoolGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		avgPool(&op.geom, data[float32](out), data[float32](in[0]), true)
+		avgPool(&op.Geom, data[float32](out), data[float32](in[0]), true)
 	} else {
-		avgPool(&op.geom, data[float64](out), data[float64](in[0]), true)
+		avgPool(&op.Geom, data[float64](out), data[float64](in[0]), true)
 	}
 	return nil
 }
-func (op *avgPoolGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *AvgPoolGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
 // GlobalAvgPool is ONNX's GlobalAveragePool: the mean over all spatial positions, keeping them as
 // size-1 axes (N×C×H×W → N×C×1×1).
@@ -303,17 +303,17 @@ func meanPlanes[T Float](x []T, np, p int, y []T) {
 func (op *GlobalAvgPool) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 func (op *GlobalAvgPool) DiffWRT(int) []bool                { return []bool{true} }
 func (op *GlobalAvgPool) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&globalAvgPoolGrad{base: newBase("GlobalAvgPoolGrad", op.in[0], op.out), fwd: op}, grad)
+	dx, err := apply(&GlobalAvgPoolGrad{base: newBase("GlobalAvgPoolGrad", op.in[0], op.out), Fwd: op}, grad)
 	return G.Nodes{dx}, err
 }
 
-type globalAvgPoolGrad struct {
+type GlobalAvgPoolGrad struct {
 	base
-	fwd *GlobalAvgPool
+	Fwd *GlobalAvgPool
 }
 
-func (op *globalAvgPoolGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
-	np, p := op.fwd.planes()
+func (op *GlobalAvgPoolGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	np, p := op.Fwd.planes()
 	if isF32(out) {
 		spreadPlanes(data[float32](in[0]), np, p, data[float32](out))
 	} else {
@@ -333,4 +333,4 @@ func spreadPlanes[T Float](dy []T, np, p int, dx []T) {
 		}
 	})
 }
-func (op *globalAvgPoolGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *GlobalAvgPoolGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -84,22 +84,22 @@ func softmaxFwd[T Float](op *Softmax, x, y []T) {
 func (op *Softmax) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 func (op *Softmax) DiffWRT(int) []bool                { return []bool{true} }
 func (op *Softmax) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	dx, err := apply(&softmaxGrad{base: newBase(op.name+"Grad", op.out, op.out, op.out), fwd: op}, out, grad)
+	dx, err := apply(&SoftmaxGrad{base: newBase(op.name+"Grad", op.out, op.out, op.out), Fwd: op}, out, grad)
 	return G.Nodes{dx}, err
 }
 
-// softmaxGrad computes dx from (y, dy): softmax dx = y·(dy - Σdy·y); log-softmax
+// SoftmaxGrad computes dx from (y, dy): softmax dx = y·(dy - Σdy·y); log-softmax
 // dx = dy - exp(y)·Σdy.
-type softmaxGrad struct {
+type SoftmaxGrad struct {
 	base
-	fwd *Softmax
+	Fwd *Softmax
 }
 
-func (op *softmaxGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *SoftmaxGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		softmaxBwd(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		softmaxBwd(op.Fwd, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	} else {
-		softmaxBwd(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		softmaxBwd(op.Fwd, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func softmaxBwd[T Float](op *Softmax, y, dy, dx []T) {
 		}
 	})
 }
-func (op *softmaxGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *SoftmaxGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
 // CrossEntropy is the softmax cross-entropy of logits (N×K) against class indices (N values
 // stored in the logits' float type), averaged over the batch (Sum set: summed), as PyTorch's
@@ -193,22 +193,22 @@ func crossEntropy[T Float](op *CrossEntropy, z, y []T) (float64, error) {
 func (op *CrossEntropy) Do(vs ...G.Value) (G.Value, error) { return doScalar(op, vs) }
 func (op *CrossEntropy) DiffWRT(int) []bool                { return []bool{true, false} }
 func (op *CrossEntropy) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g := &crossEntropyGrad{base: newBase("CrossEntropyGrad", op.in[0], op.in[0], op.in[1], shapeOf(grad)), fwd: op}
+	g := &CrossEntropyGrad{base: newBase("CrossEntropyGrad", op.in[0], op.in[0], op.in[1], shapeOf(grad)), Fwd: op}
 	dz, err := apply(g, in[0], in[1], grad)
 	return G.Nodes{dz, nil}, err
 }
 
-// crossEntropyGrad computes dlogits = g·(softmax(z) - onehot(y)) [/N] from (z, y, g).
-type crossEntropyGrad struct {
+// CrossEntropyGrad computes dlogits = g·(softmax(z) - onehot(y)) [/N] from (z, y, g).
+type CrossEntropyGrad struct {
 	base
-	fwd *CrossEntropy
+	Fwd *CrossEntropy
 }
 
-func (op *crossEntropyGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *CrossEntropyGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		return crossEntropyBwd(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](in[2])[0], data[float32](out))
+		return crossEntropyBwd(op.Fwd, data[float32](in[0]), data[float32](in[1]), data[float32](in[2])[0], data[float32](out))
 	}
-	return crossEntropyBwd(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](in[2])[0], data[float64](out))
+	return crossEntropyBwd(op.Fwd, data[float64](in[0]), data[float64](in[1]), data[float64](in[2])[0], data[float64](out))
 }
 
 func crossEntropyBwd[T Float](op *CrossEntropy, z, y []T, g T, dz []T) error {
@@ -241,7 +241,7 @@ func crossEntropyBwd[T Float](op *CrossEntropy, z, y []T, g T, dz []T) error {
 	}
 	return nil
 }
-func (op *crossEntropyGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *CrossEntropyGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
 // Dot is Σ y·r over all elements: a scalar probe whose gradient with respect to y is r, used to
 // check any op's backward pass against reference gradients for a given upstream gradient r.
@@ -277,15 +277,15 @@ func (op *Dot) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if rs == nil {
 		rs = tensor.Shape{1}
 	}
-	g := &dotGrad{newBase("DotGrad", rs, op.in[1], shapeOf(grad))}
+	g := &DotGrad{newBase("DotGrad", rs, op.in[1], shapeOf(grad))}
 	dy, err := apply(g, in[1], grad)
 	return G.Nodes{dy, nil}, err
 }
 
-// dotGrad is g·r.
-type dotGrad struct{ base }
+// DotGrad is g·r.
+type DotGrad struct{ base }
 
-func (op *dotGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *DotGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
 		g, r, o := data[float32](in[1])[0], data[float32](in[0]), data[float32](out)
 		for i, v := range r {
@@ -299,4 +299,4 @@ func (op *dotGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	}
 	return nil
 }
-func (op *dotGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *DotGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -160,7 +160,7 @@ func (op *Unary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out
 func (op *Unary) DiffWRT(int) []bool                { return []bool{true} }
 
 func (op *Unary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	g := &unaryGrad{base: newBase(op.Kind.String()+"Grad", op.out, op.out, op.out, op.out), fwd: op}
+	g := &UnaryGrad{base: newBase(op.Kind.String()+"Grad", op.out, op.out, op.out, op.out), Fwd: op}
 	dx, err := apply(g, in[0], out, grad)
 	if err != nil {
 		return nil, err
@@ -168,18 +168,18 @@ func (op *Unary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{dx}, nil
 }
 
-// unaryGrad computes dx = dy·f'(x) from (x, y, dy); tanh and sigmoid use y = f(x) rather than
+// UnaryGrad computes dx = dy·f'(x) from (x, y, dy); tanh and sigmoid use y = f(x) rather than
 // evaluating f again.
-type unaryGrad struct {
+type UnaryGrad struct {
 	base
-	fwd *Unary
+	Fwd *Unary
 }
 
-func (op *unaryGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+func (op *UnaryGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		unaryBackward(op.fwd, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
+		unaryBackward(op.Fwd, data[float32](in[0]), data[float32](in[1]), data[float32](in[2]), data[float32](out))
 	} else {
-		unaryBackward(op.fwd, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](out))
+		unaryBackward(op.Fwd, data[float64](in[0]), data[float64](in[1]), data[float64](in[2]), data[float64](out))
 	}
 	return nil
 }
@@ -211,4 +211,4 @@ func unaryBackward[T Float](op *Unary, x, y, dy, dx []T) {
 	})
 }
 
-func (op *unaryGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+func (op *UnaryGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
