@@ -4,20 +4,22 @@ import (
 	"fmt"
 
 	"tlkit/datasets"
+	"tlkit/engine"
 )
 
 // EvalOptions configures a test pass.
 type EvalOptions struct {
-	BatchSize int
-	Classes   int
-	Confusion bool // keep the confusion matrix
+	BatchSize   int
+	Classes     int
+	Confusion   bool // keep the confusion matrix
+	Predictions bool // keep every sample's predicted class
 	// Epoch and Epochs label the progress reports when the pass is part of training.
 	Epoch, Epochs int
 }
 
 // Evaluate scores every sample of ds (the last partial batch included) with inference programs
 // and reports progress to rec (phase "test"); rec may be nil.
-func Evaluate(ps *Programs, ds datasets.Dataset, o EvalOptions, rec Recorder) (*Metrics, error) {
+func Evaluate(ps *engine.Programs, ds datasets.Dataset, o EvalOptions, rec Recorder) (*Metrics, error) {
 	if o.BatchSize == 0 {
 		o.BatchSize = 128
 	}
@@ -26,6 +28,7 @@ func Evaluate(ps *Programs, ds datasets.Dataset, o EvalOptions, rec Recorder) (*
 	}
 	loader := datasets.NewLoader(ds, datasets.LoaderOptions{BatchSize: o.BatchSize})
 	m := NewMetrics(o.Classes, o.Confusion)
+	m.KeepPredictions = o.Predictions
 	it := loader.Epoch(0)
 	defer it.Close()
 	step := 0

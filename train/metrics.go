@@ -15,7 +15,10 @@ type Metrics struct {
 	Correct   int
 	Top5      int
 	Confusion [][]int // [true][predicted]
-	keepConf  bool
+	// Predictions holds every sample's predicted class, in order, when KeepPredictions is set.
+	Predictions     []int
+	KeepPredictions bool
+	keepConf        bool
 }
 
 // NewMetrics starts an empty accumulator; confusion selects whether to keep the matrix.
@@ -70,6 +73,9 @@ func (m *Metrics) Add(logits []float32, labels []int, n int) []int {
 		pred[i] = best
 	}
 	m.Samples += n
+	if m.KeepPredictions {
+		m.Predictions = append(m.Predictions, pred...)
+	}
 	return pred
 }
 

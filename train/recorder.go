@@ -1,6 +1,9 @@
 package train
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // RunInfo describes a training run to a Recorder before the first batch.
 type RunInfo struct {
@@ -49,4 +52,37 @@ type Recorder interface {
 	Step(StepInfo) error
 	Epoch(EpochStats) error
 	Finish(history []EpochStats) error
+}
+
+// epochJSON is EpochStats as --json output and checkpoints spell it.
+type epochJSON struct {
+	Epoch          int     `json:"epoch"`
+	Epochs         int     `json:"epochs"`
+	TrainLoss      float64 `json:"train_loss"`
+	TrainAcc       float64 `json:"train_accuracy"`
+	TestLoss       float64 `json:"test_loss"`
+	TestAcc        float64 `json:"test_accuracy"`
+	LR             float64 `json:"lr"`
+	EpochSeconds   float64 `json:"epoch_seconds"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	TrainSamples   int     `json:"train_samples"`
+	TestSamples    int     `json:"test_samples"`
+}
+
+// MarshalJSON writes snake_case fields and durations in seconds.
+func (s EpochStats) MarshalJSON() ([]byte, error) {
+	return json.Marshal(epochJSON{s.Epoch, s.Epochs, s.TrainLoss, s.TrainAcc, s.TestLoss, s.TestAcc, s.LR,
+		s.EpochTime.Seconds(), s.Elapsed.Seconds(), s.TrainSamples, s.TestSamples})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *EpochStats) UnmarshalJSON(b []byte) error {
+	var j epochJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*s = EpochStats{Epoch: j.Epoch, Epochs: j.Epochs, TrainLoss: j.TrainLoss, TrainAcc: j.TrainAcc, TestLoss: j.TestLoss, TestAcc: j.TestAcc,
+		LR: j.LR, EpochTime: time.Duration(j.EpochSeconds * float64(time.Second)), Elapsed: time.Duration(j.ElapsedSeconds * float64(time.Second)),
+		TrainSamples: j.TrainSamples, TestSamples: j.TestSamples}
+	return nil
 }

@@ -51,9 +51,14 @@ func modelTensors(m *nn.Model) ([]checkpoint.Tensor, map[string]string, error) {
 	return ts, map[string]string{metaModel: string(s), metaFormat: formatV1}, nil
 }
 
-// SaveState writes the trainer's model and full training state to path, atomically.
+// SaveState writes the trainer's model (or t.Saved, when set) and full training state to path,
+// atomically.
 func SaveState(path string, t *Trainer) error {
-	ts, md, err := modelTensors(t.Model)
+	m := t.Model
+	if t.Saved != nil {
+		m = t.Saved
+	}
+	ts, md, err := modelTensors(m)
 	if err != nil {
 		return err
 	}

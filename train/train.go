@@ -68,8 +68,11 @@ type Trainer struct {
 	Checkpoint func(t *Trainer) error
 	// Name and Dataset label the run for the Recorder.
 	Name, Dataset string
+	// Saved, when set, is the model that checkpoints store instead of Model: the whole network
+	// when only its head trains on cached features. It must share the trained tensors with Model.
+	Saved *nn.Model
 
-	programs *Programs
+	programs *engine.Programs
 }
 
 // NewTrainer prepares to train m with cfg.
@@ -77,7 +80,7 @@ func NewTrainer(m *nn.Model, cfg Config) *Trainer {
 	cfg.defaults()
 	opt := optim.NewAdam(cfg.LR)
 	opt.WeightDecay, opt.Decoupled = cfg.WeightDecay, cfg.DecoupledWD
-	return &Trainer{Model: m, Cfg: cfg, Opt: opt, programs: NewPrograms(m, engine.Options{Train: true, FreezeBN: cfg.FreezeBN})}
+	return &Trainer{Model: m, Cfg: cfg, Opt: opt, programs: engine.NewPrograms(m, engine.Options{Train: true, FreezeBN: cfg.FreezeBN})}
 }
 
 // ErrInterrupted is returned by Fit when its context is cancelled; the state was checkpointed at
@@ -99,7 +102,11 @@ func (e *NonFiniteError) Error() string {
 func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Recorder) error {
 	cfg := t.Cfg
 	loader := datasets.NewLoader(train, datasets.LoaderOptions{BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Augment: cfg.Augment})
-	total, trainable := t.Model.Count()
+	counted := t.Model
+	if t.Saved != nil {
+		counted = t.Saved
+	}
+	total, trainable := counted.Count()
 	classes := train.Classes()
 	info := RunInfo{Model: t.Name, Dataset: t.Dataset, Epochs: cfg.Epochs, StartEpoch: t.Pos.Epoch + 1, StepsPerEpoch: loader.NumBatches(),
 		TrainSamples: train.Len(), Params: total, Trainable: trainable}

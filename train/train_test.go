@@ -68,7 +68,7 @@ func (r *nop) Step(s StepInfo) error {
 	}
 	return nil
 }
-func (r *nop) Epoch(EpochStats) error     { return nil }
+func (r *nop) Epoch(EpochStats) error    { return nil }
 func (r *nop) Finish([]EpochStats) error { return nil }
 
 var recipe = Config{Epochs: 3, BatchSize: 16, LR: 1e-2, Seed: 7}

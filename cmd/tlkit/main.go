@@ -27,10 +27,15 @@ Start with:
 			trainCommand(),
 			summaryCommand(),
 			validateCommand(),
+			transferCommand(),
+			finetuneCommand(),
+			evalCommand(),
+			exportCommand(),
+			dataCommand(),
 		},
 		HideHelpCommand: true,
 	}
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {
 			if msg := err.Error(); msg != "" {

@@ -1,7 +1,6 @@
-package train
+package engine
 
 import (
-	"tlkit/engine"
 	"tlkit/nn"
 )
 
@@ -9,24 +8,24 @@ import (
 // model's parameter memory: a full batch and the last partial batch each get their own graph.
 type Programs struct {
 	model *nn.Model
-	opts  engine.Options
-	byN   map[int]*engine.Program
+	opts  Options
+	byN   map[int]*Program
 	eval  *Programs
 }
 
 // NewPrograms caches programs of m built with opts (Batch is set per call).
-func NewPrograms(m *nn.Model, opts engine.Options) *Programs {
-	return &Programs{model: m, opts: opts, byN: map[int]*engine.Program{}}
+func NewPrograms(m *nn.Model, opts Options) *Programs {
+	return &Programs{model: m, opts: opts, byN: map[int]*Program{}}
 }
 
 // Get returns the program for batch size n.
-func (ps *Programs) Get(n int) (*engine.Program, error) {
+func (ps *Programs) Get(n int) (*Program, error) {
 	if p, ok := ps.byN[n]; ok {
 		return p, nil
 	}
 	o := ps.opts
 	o.Batch = n
-	p, err := engine.Compile(ps.model, o)
+	p, err := Compile(ps.model, o)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +39,7 @@ func (ps *Programs) Eval() *Programs {
 		return ps
 	}
 	if ps.eval == nil {
-		ps.eval = NewPrograms(ps.model, engine.Options{Outputs: ps.opts.Outputs})
+		ps.eval = NewPrograms(ps.model, Options{Outputs: ps.opts.Outputs})
 	}
 	return ps.eval
 }
