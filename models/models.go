@@ -18,6 +18,7 @@ var builders = map[string]struct {
 }{
 	"mlp":    {"Flatten → Linear(784,256) → Sigmoid → Linear(256,10); 203,530 parameters on MNIST", MLP},
 	"cnn":    {"Conv(1→4,3) → ReLU → Conv(4→8,3) → ReLU → Flatten → Linear(4608,48) → ReLU → Linear(48,10); 222,058 parameters", CNN},
+	"demonet": {"the offline demo's backbone: 3×(Conv3×3-BatchNorm-ReLU) with 32/64/128 channels, max pooling, global average pooling, Linear; 94,186 parameters for 10 classes", DemoNet},
 	"lenet5": {"LeNet-5: Conv(1→6,5) → Tanh → AvgPool(2) → Conv(6→16,5) → Tanh → AvgPool(2) → Conv(16→120,4) → Tanh → Linear(120,84) → Tanh → Linear(84,10); 44,426 parameters", LeNet5},
 }
 
@@ -94,3 +95,26 @@ func LeNet5(seed int64, classes int, s []int) (*nn.Model, error) {
 
 // IsBuiltin reports whether name is a built-in model.
 func IsBuiltin(name string) bool { _, ok := builders[name]; return ok }
+
+// DemoNet is the small convolutional backbone of the offline transfer demo: three
+// Conv-BatchNorm-ReLU stages (32, 64, 128 channels, max-pooled between), global average pooling
+// and a Linear head. It is sized to pretrain in minutes on two cores.
+func DemoNet(seed int64, classes int, s []int) (*nn.Model, error) {
+	b := nn.NewBuilder("demonet", seed, s...)
+	x := b.Input()
+	in := s[0]
+	for i, c := range []int{32, 64, 128} {
+		p := fmt.Sprintf("block%d", i+1)
+		x = b.Conv(x, p+".conv", in, c, 3, nn.ConvOpts{Pad: 1})
+		x = b.BatchNorm(x, p+".bn", c)
+		x = b.Act(x, "Relu")
+		if i < 2 {
+			x = b.MaxPool(x, 2, 2, 0)
+		}
+		in = c
+	}
+	x = b.GlobalAvgPool(x)
+	x = b.Flatten(x)
+	x = b.Linear(x, "fc", in, classes)
+	return b.Finish(x)
+}

@@ -27,8 +27,14 @@ type Console struct {
 }
 
 // NewConsole reports to out and shows progress on bars. quiet (for --json, whose output
-// must be the only thing on stdout) silences out; the bars still run.
+// must be the only thing on stdout) silences out; the bars still run. A nil writer shows nothing.
 func NewConsole(out, bars io.Writer, quiet bool) *Console {
+	if out == nil {
+		out = io.Discard
+	}
+	if bars == nil {
+		bars = io.Discard
+	}
 	return &Console{out: out, bars: bars, quiet: quiet, terminal: isTerminal(bars), now: time.Now}
 }
 

@@ -105,6 +105,19 @@ func Load(path string) (*Loaded, error) {
 	if err != nil {
 		return nil, err
 	}
+	return load(f, path)
+}
+
+// LoadBytes reads a checkpoint from memory (an embedded one); name labels errors.
+func LoadBytes(data []byte, name string) (*Loaded, error) {
+	f, err := checkpoint.Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return load(f, name)
+}
+
+func load(f *checkpoint.File, path string) (*Loaded, error) {
 	s, ok := f.Meta[metaModel]
 	if !ok {
 		return nil, fmt.Errorf("%s: not a tlkit checkpoint (no %q metadata)", path, metaModel)

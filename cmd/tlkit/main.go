@@ -32,6 +32,7 @@ Start with:
 			evalCommand(),
 			exportCommand(),
 			dataCommand(),
+			demoCommand(),
 		},
 		HideHelpCommand: true,
 	}
