@@ -116,6 +116,15 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 	if err := rec.Start(info); err != nil {
 		return err
 	}
+	// Build the full-batch and last-batch programs now, so a model that cannot train at those
+	// sizes (BatchNorm on a batch of one) fails before any work is done.
+	for _, n := range []int{min(cfg.BatchSize, train.Len()), train.Len() % cfg.BatchSize} {
+		if n > 0 {
+			if _, err := t.programs.Get(n); err != nil {
+				return fmt.Errorf("building the training step for a batch of %d: %w", n, err)
+			}
+		}
+	}
 	start := time.Now().Add(-t.Pos.Elapsed)
 	steps := loader.NumBatches()
 	for t.Pos.Epoch < cfg.Epochs {
