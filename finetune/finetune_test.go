@@ -33,7 +33,7 @@ func (q *quiet) Step(s train.StepInfo) error {
 	}
 	return nil
 }
-func (q *quiet) Epoch(train.EpochStats) error     { return nil }
+func (q *quiet) Epoch(train.EpochStats) error    { return nil }
 func (q *quiet) Finish([]train.EpochStats) error { return nil }
 
 func resnet(t *testing.T) *nn.Model {
