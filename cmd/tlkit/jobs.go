@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -281,16 +282,16 @@ Examples:
 }
 
 type evalJSON struct {
-	Model    string    `json:"model"`
-	Dataset  string    `json:"dataset"`
-	Engine   string    `json:"engine"`
-	Top1     float64   `json:"top1"`
-	Top5     float64   `json:"top5"`
-	Loss     float64   `json:"loss"`
-	Samples  int       `json:"samples"`
-	Seconds  float64   `json:"seconds"`
-	PerClass []float64 `json:"per_class"`
-	Classes  []string  `json:"classes"`
+	Model    string     `json:"model"`
+	Dataset  string     `json:"dataset"`
+	Engine   string     `json:"engine"`
+	Top1     float64    `json:"top1"`
+	Top5     float64    `json:"top5"`
+	Loss     float64    `json:"loss"`
+	Samples  int        `json:"samples"`
+	Seconds  float64    `json:"seconds"`
+	PerClass []*float64 `json:"per_class"` // null for a class with no test images
+	Classes  []string   `json:"classes"`
 }
 
 func runEval(c *cli.Context) error {
@@ -318,7 +319,15 @@ func runEval(c *cli.Context) error {
 	}
 	if c.Bool("json") {
 		j := evalJSON{Model: c.Args().First(), Dataset: data.Name, Engine: res.Engine, Top1: met.Acc(), Top5: met.Top5Acc(), Loss: met.Loss(),
-			Samples: met.Samples, Seconds: res.Seconds, PerClass: met.PerClass(), Classes: res.ClassNames}
+			Samples: met.Samples, Seconds: res.Seconds, Classes: res.ClassNames}
+		for _, a := range met.PerClass() {
+			if math.IsNaN(a) {
+				j.PerClass = append(j.PerClass, nil)
+			} else {
+				a := a
+				j.PerClass = append(j.PerClass, &a)
+			}
+		}
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(j)
@@ -328,10 +337,13 @@ func runEval(c *cli.Context) error {
 	pc := met.PerClass()
 	worst, best := 0, 0
 	for i := range pc {
-		if pc[i] < pc[worst] {
+		if math.IsNaN(pc[i]) {
+			continue
+		}
+		if math.IsNaN(pc[worst]) || pc[i] < pc[worst] {
 			worst = i
 		}
-		if pc[i] > pc[best] {
+		if math.IsNaN(pc[best]) || pc[i] > pc[best] {
 			best = i
 		}
 	}

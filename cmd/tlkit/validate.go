@@ -83,11 +83,11 @@ func runValidate(c *cli.Context) error {
 		return cli.Exit("validate takes one MODEL.onnx argument (see tlkit validate --help)", 2)
 	}
 	path := c.Args().First()
-	data, err := os.ReadFile(path)
+	m, err := importer.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	m, err := importer.Decode(data, path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
