@@ -5,7 +5,7 @@ Each workload prints one JSON line {"name", "unit", "values": [...]} with one va
 (seconds, or images per second). Run by tlkit bench; by hand:
     /usr/bin/python3 bench/peers/torch_peer.py mnist-epoch --model lenet5 --mnist DIR --repeats 3
 """
-import argparse, gzip, json, os, struct, sys, time
+import argparse, gzip, json, os, resource, struct, sys, time
 
 import torch
 import torch.nn as nn
@@ -42,7 +42,8 @@ def read_idx(path):
 
 
 def emit(name, unit, values):
-    print(json.dumps({"name": name, "unit": unit, "values": values}), flush=True)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    print(json.dumps({"name": name, "unit": unit, "values": values, "maxrss_mib": rss}), flush=True)
 
 
 def mnist_epoch(a):
@@ -85,18 +86,56 @@ def resnet_step(a):
     emit("resnet34-step/b%d/%d" % (a.batch, a.size), "s", vals)
 
 
+def resnet_forward(a):
+    m = resnet34().eval()
+    x = torch.rand(a.batch, 3, a.size, a.size)
+    vals = []
+    with torch.no_grad():
+        for r in range(a.repeats + 1):
+            t0 = time.perf_counter()
+            m(x)
+            if r > 0:
+                vals.append(a.batch / (time.perf_counter() - t0))
+    emit("resnet34-forward/b%d/%d" % (a.batch, a.size), "img/s", vals)
+
+
+def transfer_recipe(a):
+    """The seed tutorial's transfer recipe: ResNet-34 frozen (requires_grad False), a new 512->100 head, Adam
+    1e-4, batch 128, 224x224 inputs; every epoch runs the frozen backbone on every image again. One epoch over
+    --images random images is timed and scaled to 10 epochs over 10,000 images."""
+    m = resnet34(1000)
+    for p in m.parameters():
+        p.requires_grad = False
+    m.fc = nn.Linear(512, 100)
+    opt = torch.optim.Adam(m.fc.parameters(), lr=1e-4)
+    m.train()  # the tutorial trains in train mode: BatchNorm uses batch statistics (parameters still frozen)
+    x = torch.rand(a.images, 3, 224, 224)
+    y = torch.randint(0, 100, (a.images,))
+    vals = []
+    for r in range(a.repeats):
+        t0 = time.perf_counter()
+        for i in range(0, a.images, 128):
+            opt.zero_grad()
+            F.cross_entropy(m(x[i:i + 128]), y[i:i + 128]).backward()
+            opt.step()
+        vals.append((time.perf_counter() - t0) * (10000 / a.images) * 10)
+    emit("transfer-job/10x10000/224", "s", vals)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("workload", choices=["mnist-epoch", "resnet-step"])
+    p.add_argument("workload", choices=["mnist-epoch", "resnet-step", "resnet-forward", "transfer-recipe"])
     p.add_argument("--model", default="lenet5")
     p.add_argument("--mnist", default="")
     p.add_argument("--batch", type=int, default=32)
     p.add_argument("--size", type=int, default=32)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--images", type=int, default=256)
     a = p.parse_args()
     threads(a.threads)
-    {"mnist-epoch": mnist_epoch, "resnet-step": resnet_step}[a.workload](a)
+    {"mnist-epoch": mnist_epoch, "resnet-step": resnet_step, "resnet-forward": resnet_forward,
+     "transfer-recipe": transfer_recipe}[a.workload](a)
 
 
 if __name__ == "__main__":

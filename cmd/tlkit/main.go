@@ -33,6 +33,7 @@ Start with:
 			exportCommand(),
 			dataCommand(),
 			demoCommand(),
+			benchCommand(),
 		},
 		HideHelpCommand: true,
 	}

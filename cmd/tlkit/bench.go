@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"tlkit/bench"
+)
+
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "measure tlkit against PyTorch and ONNX Runtime on this machine, in the same run",
+		Description: `Runs each workload with tlkit and with its peer in the same run and reports medians of --repeats
+runs and their ratio (tlkit's time over the peer's, or the peer's throughput over tlkit's, or
+tlkit's memory over the peer's: below 1 is better for tlkit):
+
+   mnist-epoch/{mlp,cnn,lenet5}       one MNIST training epoch, batch 128         vs PyTorch
+   resnet34-step/b32/32, b8/224       ResNet-34 fine-tuning step (+ peak memory)  vs PyTorch
+   resnet34-forward/b8/224, b8/32     imported ResNet-34 inference                vs ONNX Runtime
+   transfer-job/10x10000/224          the whole transfer job vs the seed recipe   vs PyTorch
+   memory-flat/epoch2-to-10           memory growth over a 10-epoch run
+
+PyTorch runs through /usr/bin/python3 (Debian's python3-torch; scripts/setup.sh --bench installs
+it); ONNX Runtime through tlkit's Go bridge. Machines are noisy: compare ratios, not times across
+runs. docs/performance.md records a run.
+
+Examples:
+   tlkit bench
+   tlkit bench --only resnet34-step --repeats 5 --json`,
+		Flags: []cli.Flag{
+			&cli.IntFlag{Name: "repeats", Value: 3, Usage: "timed repeats per workload (the median is reported)"},
+			&cli.StringSliceFlag{Name: "only", Usage: "run only workloads whose names start with this (repeatable)"},
+			&cli.BoolFlag{Name: "no-peers", Usage: "measure tlkit only"},
+			&cli.StringFlag{Name: "python", Value: "/usr/bin/python3", Usage: "the Python with PyTorch"},
+			&cli.BoolFlag{Name: "json", Usage: "print the rows as a JSON list"},
+			&cli.StringFlag{Name: "worker", Hidden: true},
+		},
+		Action: func(c *cli.Context) error {
+			if w := c.String("worker"); w != "" {
+				v, err := bench.Worker(w, c.Int("repeats"))
+				if err != nil {
+					return err
+				}
+				fmt.Println(v)
+				return nil
+			}
+			self, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			rows, err := bench.Run(c.Context, bench.Options{Repeats: c.Int("repeats"), Only: c.StringSlice("only"), Python: c.String("python"),
+				Peers: !c.Bool("no-peers"), Self: self, Log: os.Stderr})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(os.Stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rows)
+			}
+			fmt.Printf("| %-28s | %-5s | %10s | %10s | %-22s | %6s |\n", "workload", "unit", "tlkit", "peer", "peer name", "ratio")
+			fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 30), strings.Repeat("-", 7), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 24), strings.Repeat("-", 8))
+			for _, r := range rows {
+				ratio, peer := "-", "-"
+				if !math.IsNaN(r.Ratio) {
+					ratio = fmt.Sprintf("%.2f", r.Ratio)
+				}
+				if !math.IsNaN(r.Peer) {
+					peer = fmt.Sprintf("%.4g", r.Peer)
+				}
+				fmt.Printf("| %-28s | %-5s | %10.4g | %10s | %-22s | %6s |\n", r.Name, r.Unit, r.TLKit, peer, r.PeerName, ratio)
+			}
+			return nil
+		},
+	}
+}
