@@ -108,6 +108,13 @@ func Compile(m *nn.Model, o Options) (p *Program, err error) {
 	}
 	p = &Program{Model: m, Opts: o, g: G.NewGraph(), params: map[string]*tensor.Dense{}, pnodes: map[string]*G.Node{}}
 	c := &lowering{p: p, vals: map[string]*G.Node{}, consts: map[string]*nn.Tensor{}}
+	outNames := o.Outputs
+	if outNames == nil {
+		for _, v := range m.Outputs {
+			outNames = append(outNames, v.Name)
+		}
+	}
+	c.fuse(outNames)
 
 	in := m.Inputs[0]
 	shape := append([]int(nil), in.Shape...)

@@ -17,6 +17,31 @@ type lowering struct {
 	p      *Program
 	vals   map[string]*G.Node
 	consts map[string]*nn.Tensor // compile-time values (folded shape computations)
+	// fusedRelu maps a BatchNormalization node to the Relu node it computes as well; fused marks
+	// those Relu nodes.
+	fusedRelu map[string]*nn.Node
+	fused     map[string]bool
+}
+
+// fuse finds BatchNormalization → Relu pairs where the ReLU is the only reader of the
+// normalised values (and they are not an output): one op computes both, saving a pass over the
+// data and the memory of the intermediate.
+func (c *lowering) fuse(outputs []string) {
+	c.fusedRelu, c.fused = map[string]*nn.Node{}, map[string]bool{}
+	keep := map[string]bool{}
+	for _, o := range outputs {
+		keep[o] = true
+	}
+	cons := c.p.Model.Consumers()
+	for _, n := range c.p.Model.Nodes {
+		if n.Op != "BatchNormalization" || len(n.Outputs) == 0 || keep[n.Outputs[0]] {
+			continue
+		}
+		if rs := cons[n.Outputs[0]]; len(rs) == 1 && rs[0].Op == "Relu" {
+			c.fusedRelu[n.Name] = rs[0]
+			c.fused[rs[0].Name] = true
+		}
+	}
 }
 
 type lowerFn func(c *lowering, n *nn.Node) error

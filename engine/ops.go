@@ -235,6 +235,9 @@ var unaryKinds = map[string]ops.UnaryKind{"Relu": ops.Relu, "LeakyRelu": ops.Lea
 	"Clip": ops.Clip, "HardSigmoid": ops.HardSigmoid, "HardSwish": ops.HardSwish}
 
 func lowerUnary(c *lowering, n *nn.Node) error {
+	if c.fused[n.Name] {
+		return nil // computed by the BatchNorm before it
+	}
 	x, err := c.in(n, 0)
 	if err != nil {
 		return err
@@ -399,9 +402,14 @@ func lowerBatchNorm(c *lowering, n *nn.Node) error {
 		}
 	}
 	training := c.p.Opts.Train && !c.p.Opts.FreezeBN
-	y, err := ops.NewBatchNorm(x, scale, bias, training, float64(eps), float64(mom), stats[0], stats[1])
+	relu := c.fusedRelu[n.Name] != nil
+	y, err := ops.NewBatchNorm(x, scale, bias, training, float64(eps), float64(mom), stats[0], stats[1], relu)
 	if err != nil {
 		return err
+	}
+	if relu {
+		// The ReLU that reads only this BatchNorm is computed by it; its output is this one.
+		c.vals[c.fusedRelu[n.Name].Outputs[0]] = y
 	}
 	return c.out(n, y)
 }

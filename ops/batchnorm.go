@@ -22,13 +22,25 @@ type BatchNorm struct {
 	Training bool
 	Epsilon  float64
 	Momentum float64
+	// Relu applies max(0, ·) to the result: BatchNorm followed by ReLU as one op, which saves a
+	// pass over the data and the memory of the unactivated values.
+	Relu bool
 	// Running statistics, shared with the model's buffers; required in inference mode.
 	Mean, Var []float32
 	n, c, p   int
+
+	// State of the last forward pass, which the backward ops of the same step read instead of
+	// recomputing: the statistics used, and the per-channel sums Σdy and Σdy·x̂ of the backward pass
+	// (computed by whichever backward op runs first).
+	runs         uint64
+	mean, invstd []float64
+	bvar         []float64
+	sumsRun      uint64
+	sdy, sdyx    []float64
 }
 
-// NewBatchNorm adds batch normalisation of x to the graph.
-func NewBatchNorm(x, scale, bias *G.Node, training bool, eps, momentum float64, mean, variance []float32) (*G.Node, error) {
+// NewBatchNorm adds batch normalisation of x (followed by ReLU when relu) to the graph.
+func NewBatchNorm(x, scale, bias *G.Node, training bool, eps, momentum float64, mean, variance []float32, relu bool) (*G.Node, error) {
 	s := x.Shape()
 	if len(s) < 2 {
 		return nil, fmt.Errorf("batchnorm: want N×C×..., got %v", s)
@@ -44,25 +56,27 @@ func NewBatchNorm(x, scale, bias *G.Node, training bool, eps, momentum float64, 
 		return nil, fmt.Errorf("batchnorm: training needs more than one value per channel, input is %v", s)
 	}
 	op := &BatchNorm{base: newBase("BatchNorm", s, s, scale.Shape(), bias.Shape()), Training: training, Epsilon: eps, Momentum: momentum,
-		Mean: mean, Var: variance, n: s[0], c: c, p: s.TotalSize() / (s[0] * c)}
+		Relu: relu, Mean: mean, Var: variance, n: s[0], c: c, p: s.TotalSize() / (s[0] * c),
+		mean: make([]float64, c), invstd: make([]float64, c), bvar: make([]float64, c), sdy: make([]float64, c), sdyx: make([]float64, c)}
 	if training {
 		op.name = "BatchNormTrain"
+	}
+	if relu {
+		op.name += "Relu"
 	}
 	return apply(op, x, scale, bias)
 }
 
-// stats returns each channel's mean and 1/sqrt(var+eps): the batch's in training mode, the
-// running ones otherwise. In training mode it also returns the biased batch variance.
-func stats[T Float](op *BatchNorm, x []T) (mean, invstd, bvar []float64) {
-	mean, invstd = make([]float64, op.c), make([]float64, op.c)
+// computeStats sets op.mean and op.invstd: the batch's statistics (and biased variance) in
+// training mode, the running ones otherwise.
+func computeStats[T Float](op *BatchNorm, x []T) {
 	if !op.Training {
-		for ch := range mean {
-			mean[ch] = float64(op.Mean[ch])
-			invstd[ch] = 1 / math.Sqrt(float64(op.Var[ch])+op.Epsilon)
+		for ch := range op.mean {
+			op.mean[ch] = float64(op.Mean[ch])
+			op.invstd[ch] = 1 / math.Sqrt(float64(op.Var[ch])+op.Epsilon)
 		}
-		return mean, invstd, nil
+		return
 	}
-	bvar = make([]float64, op.c)
 	cnt := float64(op.n * op.p)
 	parallelFor(op.c, 4, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
@@ -80,11 +94,18 @@ func stats[T Float](op *BatchNorm, x []T) (mean, invstd, bvar []float64) {
 					q += d * d
 				}
 			}
-			mean[ch], bvar[ch] = m, q/cnt
-			invstd[ch] = 1 / math.Sqrt(q/cnt+op.Epsilon)
+			op.mean[ch], op.bvar[ch] = m, q/cnt
+			op.invstd[ch] = 1 / math.Sqrt(q/cnt+op.Epsilon)
 		}
 	})
-	return mean, invstd, bvar
+}
+
+// backwardStats makes sure op.mean/op.invstd describe x: after this step's forward pass they do;
+// an op run on its own (gorgonia's TapeMachine, tests) computes them.
+func backwardStats[T Float](op *BatchNorm, x []T) {
+	if op.runs == 0 {
+		computeStats(op, x)
+	}
 }
 
 func (op *BatchNorm) Exec(out *tensor.Dense, in []*tensor.Dense) error {
@@ -97,7 +118,9 @@ func (op *BatchNorm) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 }
 
 func bnForward[T Float](op *BatchNorm, x, scale, bias, y []T) {
-	mean, invstd, bvar := stats(op, x)
+	computeStats(op, x)
+	op.runs++
+	mean, invstd := op.mean, op.invstd
 	parallelFor(op.n*op.c, 8, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			ch := i % op.c
@@ -105,6 +128,16 @@ func bnForward[T Float](op *BatchNorm, x, scale, bias, y []T) {
 			b := float64(bias[ch]) - mean[ch]*a
 			ta, tb := T(a), T(b)
 			xs, ys := x[i*op.p:(i+1)*op.p], y[i*op.p:(i+1)*op.p]
+			if op.Relu {
+				for j, v := range xs {
+					if r := v*ta + tb; r > 0 {
+						ys[j] = r
+					} else {
+						ys[j] = 0
+					}
+				}
+				continue
+			}
 			for j, v := range xs {
 				ys[j] = v*ta + tb
 			}
@@ -114,8 +147,8 @@ func bnForward[T Float](op *BatchNorm, x, scale, bias, y []T) {
 		cnt := float64(op.n * op.p)
 		m := op.Momentum
 		for ch := 0; ch < op.c; ch++ {
-			op.Mean[ch] = float32(m*float64(op.Mean[ch]) + (1-m)*mean[ch])
-			op.Var[ch] = float32(m*float64(op.Var[ch]) + (1-m)*bvar[ch]*cnt/(cnt-1))
+			op.Mean[ch] = float32(m*float64(op.Mean[ch]) + (1-m)*op.mean[ch])
+			op.Var[ch] = float32(m*float64(op.Var[ch]) + (1-m)*op.bvar[ch]*cnt/(cnt-1))
 		}
 	}
 }
@@ -125,6 +158,15 @@ func (op *BatchNorm) DiffWRT(int) []bool                { return []bool{true, tr
 
 func (op *BatchNorm) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	x, scale := in[0], in[1]
+	if op.Relu {
+		// ReLU's gradient, from the output (y > 0 exactly where the normalised value is).
+		relu := &Unary{base: newBase("Relu", op.out, op.out), Kind: Relu}
+		g := &UnaryGrad{base: newBase("ReluGrad", op.out, op.out, op.out, op.out), Fwd: relu}
+		var err error
+		if grad, err = apply(g, out, out, grad); err != nil {
+			return nil, err
+		}
+	}
 	dx, err := apply(&BatchNormGradInput{base: newBase("BatchNormGradInput", op.out, op.out, op.in[1], op.out), Fwd: op}, x, scale, grad)
 	if err != nil {
 		return nil, err
@@ -156,9 +198,12 @@ func (op *BatchNormGradInput) Exec(out *tensor.Dense, in []*tensor.Dense) error 
 	return nil
 }
 
-// sums returns Σdy and Σdy·x̂ per channel.
-func bnSums[T Float](op *BatchNorm, x, dy []T, mean, invstd []float64) (sdy, sdyx []float64) {
-	sdy, sdyx = make([]float64, op.c), make([]float64, op.c)
+// bnSums sets op.sdy and op.sdyx (Σdy and Σdy·x̂ per channel) once per forward pass.
+func bnSums[T Float](op *BatchNorm, x, dy []T) {
+	if op.sumsRun == op.runs && op.runs != 0 {
+		return
+	}
+	mean, invstd := op.mean, op.invstd
 	parallelFor(op.c, 4, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			var s, sx float64
@@ -170,17 +215,19 @@ func bnSums[T Float](op *BatchNorm, x, dy []T, mean, invstd []float64) (sdy, sdy
 					sx += float64(g) * (float64(x[off+j]) - m) * is
 				}
 			}
-			sdy[ch], sdyx[ch] = s, sx
+			op.sdy[ch], op.sdyx[ch] = s, sx
 		}
 	})
-	return
+	op.sumsRun = op.runs
 }
 
 func bnBackwardInput[T Float](op *BatchNorm, x, scale, dy, dx []T) {
-	mean, invstd, _ := stats(op, x)
+	backwardStats(op, x)
+	mean, invstd := op.mean, op.invstd
 	var sdy, sdyx []float64
 	if op.Training {
-		sdy, sdyx = bnSums(op, x, dy, mean, invstd)
+		bnSums(op, x, dy)
+		sdy, sdyx = op.sdy, op.sdyx
 	}
 	cnt := float64(op.n * op.p)
 	parallelFor(op.n*op.c, 8, func(lo, hi int) {
@@ -225,10 +272,10 @@ func (op *BatchNormGradScale) Exec(out *tensor.Dense, in []*tensor.Dense) error 
 }
 
 func bnBackwardScale[T Float](op *BatchNorm, x, dy, ds []T) {
-	mean, invstd, _ := stats(op, x)
-	_, sdyx := bnSums(op, x, dy, mean, invstd)
+	backwardStats(op, x)
+	bnSums(op, x, dy)
 	for ch := range ds {
-		ds[ch] = T(sdyx[ch])
+		ds[ch] = T(op.sdyx[ch])
 	}
 }
 
