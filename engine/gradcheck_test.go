@@ -185,3 +185,37 @@ func layoutModel(t *testing.T) *nn.Model {
 func TestGradLayoutOps(t *testing.T) {
 	gradCheck(t, layoutModel(t), 3, []int{2, 6, 6}, 4, Options{})
 }
+
+// No gorgonia operator runs in a tlkit model: every computing step is one of tlkit's ops, except
+// the element-wise additions gorgonia's autodiff inserts to sum gradients (run by the executor's
+// own loop). This keeps gorgonia's known-wrong ops (AveragePool, 4-D reductions, BatchNorm's
+// inference gradient, Dropout's gradient) out of every model.
+func TestOnlyTlkitOpsRun(t *testing.T) {
+	ms := map[string]*nn.Model{"resnet34": nil}
+	var err error
+	if ms["resnet34"], err = models.ResNet(34, 8, 0, 10, []int{3, 32, 32}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range models.Names() {
+		if ms[name], err = models.Build(name, 0, 10, []int{1, 28, 28}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms["layout"] = layoutModel(t)
+	for name, m := range ms {
+		for _, o := range []Options{{Batch: 2}, {Batch: 2, Train: true}, {Batch: 2, Train: true, FreezeBN: true}} {
+			if name == "layout" {
+				o.Batch = 3
+			}
+			p, err := Compile(m, o)
+			if err != nil {
+				t.Fatal(name, err)
+			}
+			for _, s := range p.Schedule() {
+				if s.Kind == StepGeneric {
+					t.Errorf("%s %+v: gorgonia op %v runs", name, o, s.Node.Op())
+				}
+			}
+		}
+	}
+}

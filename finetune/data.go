@@ -48,6 +48,7 @@ const (
 	MetaStd        = "tlkit.std"
 	MetaDataset    = "tlkit.dataset"
 	MetaClassNames = "tlkit.class_names"
+	MetaDataOpts   = "tlkit.data_options"
 )
 
 // LoadData opens the dataset and builds the transforms for model m: the model's channels and,
@@ -114,8 +115,11 @@ func LoadData(o DataOptions, m *nn.Model) (*Data, error) {
 	return d, nil
 }
 
-// Record writes the preprocessing into m's metadata, so a checkpoint evaluates as it trained.
-func (d *Data) Record(m *nn.Model, dataset string) {
+// Record writes the preprocessing and data options into m's metadata, so a checkpoint evaluates
+// as it trained and resumes on the same images.
+func (d *Data) Record(m *nn.Model, o DataOptions) {
+	dataset := o.Name
+	o.Dir = "" // machine-specific: a resumed run finds the data again
 	if m.Meta == nil {
 		m.Meta = map[string]string{}
 	}
@@ -129,6 +133,18 @@ func (d *Data) Record(m *nn.Model, dataset string) {
 	if b, err := json.Marshal(d.ClassNames); err == nil {
 		m.Meta[MetaClassNames] = string(b)
 	}
+	if b, err := json.Marshal(o); err == nil {
+		m.Meta[MetaDataOpts] = string(b)
+	}
+}
+
+// RecordedData returns the data options a checkpoint's model was trained with (ok=false if none).
+func RecordedData(m *nn.Model) (DataOptions, bool) {
+	var o DataOptions
+	if s := m.Meta[MetaDataOpts]; s == "" || json.Unmarshal([]byte(s), &o) != nil {
+		return o, false
+	}
+	return o, true
 }
 
 func maxLabel(ls []int) int {

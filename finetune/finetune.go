@@ -35,6 +35,9 @@ func Finetune(ctx context.Context, m *nn.Model, resume *train.Loaded, o Finetune
 		if err != nil {
 			return nil, err
 		}
+		if o.Train.Epochs > 0 {
+			c.Epochs = o.Train.Epochs // extend or shorten the interrupted run
+		}
 		cfg = c
 		o.Data.Augment = c.Augment
 		if s := m.Meta["tlkit.schedule"]; s != "" {
@@ -63,7 +66,7 @@ func Finetune(ctx context.Context, m *nn.Model, resume *train.Loaded, o Finetune
 		return nil, fmt.Errorf("the head has %d classes but %s has %d", h.Out, o.Data.Name, data.Classes)
 	}
 	m.Freeze(func(string) bool { return false })
-	data.Record(m, o.Data.Name)
+	data.Record(m, o.Data)
 	m.Meta[MetaJob] = "finetune"
 	if o.Cosine {
 		m.Meta["tlkit.schedule"] = fmt.Sprintf("cosine warmup=%g", o.WarmupEpochs)

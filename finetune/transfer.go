@@ -151,6 +151,9 @@ func Transfer(ctx context.Context, m *nn.Model, resume *train.Loaded, o Transfer
 		if err != nil {
 			return nil, err
 		}
+		if o.Train.Epochs > 0 {
+			c.Epochs = o.Train.Epochs // extend or shorten the interrupted run
+		}
 		cfg = c
 		o.Data.Augment = c.Augment
 	}
@@ -175,7 +178,7 @@ func Transfer(ctx context.Context, m *nn.Model, resume *train.Loaded, o Transfer
 		return nil, fmt.Errorf("the head has %d classes but %s has %d", h.Out, o.Data.Name, data.Classes)
 	}
 	head.FreezeBackbone(m, h)
-	data.Record(m, o.Data.Name)
+	data.Record(m, o.Data)
 	m.Meta[MetaJob] = "transfer"
 	res.Model = m
 	res.Params, res.Trainable = m.Count()

@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"tlkit/datasets"
+	"tlkit/train"
 )
 
 var bin string
@@ -217,5 +220,51 @@ func TestDataFetch(t *testing.T) {
 	tr, te, err := datasets.LoadMNIST(filepath.Join(dir, "mnist"))
 	if err != nil || tr.Len() != 60000 || te.Len() != 10000 {
 		t.Fatalf("fetched MNIST: %v", err)
+	}
+}
+
+// Ctrl-C finishes the batch, saves the state and exits; --resume continues from there.
+func TestInterruptAndResume(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ft")
+	cmd := exec.Command(bin, "finetune", "../../testdata/onnx/resnet_bn.onnx", "--data", "mnist", "--train-subset", "640",
+		"--batch-size", "64", "--epochs", "200", "--out", out)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ckpt := filepath.Join(out, "checkpoint.safetensors")
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := os.Stat(ckpt); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no checkpoint after 2 minutes:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // somewhere inside a later epoch
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != 130 || !strings.Contains(stderr.String(), "--resume "+ckpt) {
+		t.Fatalf("after Ctrl-C: %v\n%s", err, stderr.String())
+	}
+	l, err := train.Load(ckpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pos train.Position
+	json.Unmarshal([]byte(l.Meta["tlkit.position"]), &pos)
+	r := run(t, nil, "finetune", "--resume", ckpt, "--epochs", strconv.Itoa(pos.Epoch+1), "--json")
+	if r.code != 0 {
+		t.Fatalf("resume: exit %d\n%s", r.code, r.stderr)
+	}
+	v := decode(t, r.stdout)
+	if v["epochs"] != float64(pos.Epoch+1) || v["test_samples"] != 10000.0 {
+		t.Errorf("resumed run: %v (interrupted at %+v)", v, pos)
 	}
 }

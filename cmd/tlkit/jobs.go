@@ -32,9 +32,34 @@ func jobDataFlags(subset int) []cli.Flag {
 	}
 }
 
-func dataOptions(c *cli.Context) finetune.DataOptions {
-	return finetune.DataOptions{Name: c.String("data"), Dir: c.String("data-dir"), ImageSize: c.Int("image-size"),
+// dataOptions reads the data flags; for a resumed run, the checkpoint's recorded options hold
+// wherever a flag was not given, so the run continues on the same images.
+func dataOptions(c *cli.Context, resume *train.Loaded) finetune.DataOptions {
+	o := finetune.DataOptions{Name: c.String("data"), Dir: c.String("data-dir"), ImageSize: c.Int("image-size"),
 		TrainSubset: c.Int("train-subset"), Seed: c.Int64("seed"), Augment: c.Bool("augment")}
+	if resume == nil {
+		return o
+	}
+	rec, ok := finetune.RecordedData(resume.Model)
+	if !ok {
+		return o
+	}
+	if !c.IsSet("data") {
+		o.Name = rec.Name
+	}
+	if !c.IsSet("image-size") {
+		o.ImageSize = rec.ImageSize
+	}
+	if !c.IsSet("train-subset") {
+		o.TrainSubset = rec.TrainSubset
+	}
+	if !c.IsSet("seed") {
+		o.Seed = rec.Seed
+	}
+	if !c.IsSet("augment") {
+		o.Augment = rec.Augment
+	}
+	return o
 }
 
 func trainFlags() []cli.Flag {
@@ -45,7 +70,7 @@ func trainFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "Adam learning rate"},
 		&cli.BoolFlag{Name: "augment", Usage: "random crops (padding 4) and horizontal flips of training images"},
 		&cli.StringFlag{Name: "out", Usage: "directory for checkpoint.safetensors (every epoch, atomically), metrics.csv and curves.png"},
-		&cli.StringFlag{Name: "resume", Usage: "continue an interrupted run from its checkpoint (weights, BatchNorm statistics, optimizer, position)"},
+		&cli.StringFlag{Name: "resume", Usage: "continue an interrupted run from its checkpoint (weights, BatchNorm statistics, optimizer, position, recipe); --epochs may change the run's length"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the results when done (and nothing else on stdout)"},
 		ortFlag(),
 	}
@@ -207,7 +232,10 @@ Examples:
 			if err != nil {
 				return err
 			}
-			o := finetune.TransferOptions{Data: dataOptions(c), Classes: c.Int("classes"), Train: cfg, Engine: c.String("engine"),
+			if j.resume != nil && !c.IsSet("epochs") {
+				cfg.Epochs = 0 // the checkpoint's
+			}
+			o := finetune.TransferOptions{Data: dataOptions(c, j.resume), Classes: c.Int("classes"), Train: cfg, Engine: c.String("engine"),
 				ORTLib: c.String("ort-lib"), CacheDir: c.String("cache-dir"), Checkpoint: j.ckpt, Bars: os.Stderr, Log: os.Stderr}
 			res, err := finetune.Transfer(j.ctx, j.model, j.resume, o, j.rec)
 			return j.finish("transfer", res, err)
@@ -250,7 +278,10 @@ Examples:
 				return err
 			}
 			cfg.FreezeBN, cfg.WeightDecay, cfg.DecoupledWD, cfg.ClipNorm = c.Bool("freeze-bn"), c.Float64("weight-decay"), c.Bool("adamw"), c.Float64("clip-grad")
-			o := finetune.FinetuneOptions{Data: dataOptions(c), Classes: c.Int("classes"), Train: cfg, Cosine: c.Bool("cosine"),
+			if j.resume != nil && !c.IsSet("epochs") {
+				cfg.Epochs = 0 // the checkpoint's
+			}
+			o := finetune.FinetuneOptions{Data: dataOptions(c, j.resume), Classes: c.Int("classes"), Train: cfg, Cosine: c.Bool("cosine"),
 				WarmupEpochs: c.Float64("warmup-epochs"), Checkpoint: j.ckpt, Log: os.Stderr}
 			res, err := finetune.Finetune(j.ctx, j.model, j.resume, o, j.rec)
 			return j.finish("finetune", res, err)
