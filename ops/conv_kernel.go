@@ -75,7 +75,15 @@ func im2col[T Float](g *ConvGeom, x []T, b0, b1, grp int, col []T) {
 						srow := src[ih*g.W : (ih+1)*g.W]
 						zero(drow[:owLo])
 						if g.SW == 1 {
-							copy(drow[owLo:owHi], srow[iw0+owLo:iw0+owHi])
+							if n := owHi - owLo; n > 16 {
+								copy(drow[owLo:owHi], srow[iw0+owLo:iw0+owHi])
+							} else {
+								// short rows (small images): a loop beats memmove's call
+								d, s := drow[owLo:owHi], srow[iw0+owLo:iw0+owHi]
+								for i := range d {
+									d[i] = s[i]
+								}
+							}
 						} else {
 							for ow := owLo; ow < owHi; ow++ {
 								drow[ow] = srow[iw0+ow*g.SW]

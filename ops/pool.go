@@ -201,8 +201,36 @@ func avgPool[T Float](g *PoolGeom, a, b []T, backward bool) {
 		if backward {
 			zero(a[lo*hw : hi*hw])
 		}
+		interior := g.PT == 0 && g.PL == 0 && (g.OH-1)*g.SH+g.KH <= g.H && (g.OW-1)*g.SW+g.KW <= g.W
 		for p := lo; p < hi; p++ {
 			x, y := a[p*hw:(p+1)*hw], b[p*ohw:(p+1)*ohw]
+			if interior {
+				// every window lies inside the image: a constant divisor, no clipping
+				inv := T(1) / T(g.KH*g.KW)
+				for oh := 0; oh < g.OH; oh++ {
+					for ow := 0; ow < g.OW; ow++ {
+						base := oh*g.SH*g.W + ow*g.SW
+						if backward {
+							v := y[oh*g.OW+ow] * inv
+							for i := 0; i < g.KH; i++ {
+								row := x[base+i*g.W : base+i*g.W+g.KW]
+								for j := range row {
+									row[j] += v
+								}
+							}
+							continue
+						}
+						var s T
+						for i := 0; i < g.KH; i++ {
+							for _, v := range x[base+i*g.W : base+i*g.W+g.KW] {
+								s += v
+							}
+						}
+						y[oh*g.OW+ow] = s * inv
+					}
+				}
+				continue
+			}
 			for oh := 0; oh < g.OH; oh++ {
 				for ow := 0; ow < g.OW; ow++ {
 					h0, h1, w0, w1, div := g.avgWindow(oh, ow)
