@@ -130,11 +130,7 @@ func bnForward[T Float](op *BatchNorm, x, scale, bias, y []T) {
 			xs, ys := x[i*op.p:(i+1)*op.p], y[i*op.p:(i+1)*op.p]
 			if op.Relu {
 				for j, v := range xs {
-					if r := v*ta + tb; r > 0 {
-						ys[j] = r
-					} else {
-						ys[j] = 0
-					}
+					ys[j] = max(v*ta+tb, 0)
 				}
 				continue
 			}

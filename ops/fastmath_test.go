@@ -45,3 +45,25 @@ func TestFloat32Functions(t *testing.T) {
 	}
 	t.Logf("worst errors in ulp: %v", worst)
 }
+
+func TestReluGradSigns(t *testing.T) {
+	x := []float32{-1, -0.0, 0, 1e-30, 2, float32(math.Inf(1)), float32(math.Inf(-1))}
+	dy := []float32{1, 2, 3, 4, 5, 6, 7}
+	dx := make([]float32, len(x))
+	reluGrad(x, dy, dx)
+	want := []float32{0, 0, 0, 4, 5, 6, 0}
+	for i := range want {
+		if dx[i] != want[i] {
+			t.Errorf("x=%v: dx %v, want %v", x[i], dx[i], want[i])
+		}
+	}
+	x64 := []float64{-1, math.Copysign(0, -1), 0, 1e-300, 2}
+	dy64 := []float64{1, 2, 3, 4, 5}
+	dx64 := make([]float64, len(x64))
+	reluGrad(x64, dy64, dx64)
+	for i, w := range []float64{0, 0, 0, 4, 5} {
+		if dx64[i] != w {
+			t.Errorf("float64 x=%v: dx %v, want %v", x64[i], dx64[i], w)
+		}
+	}
+}
