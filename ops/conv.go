@@ -61,6 +61,10 @@ func runConv[T Float](op *Conv2D, out *tensor.Dense, in []*tensor.Dense) {
 	if op.bias {
 		b = data[T](in[2])
 	}
+	if winogradEligible(&op.Geom) {
+		winogradForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out))
+		return
+	}
 	convForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out))
 }
 
@@ -104,11 +108,21 @@ type ConvGradData struct {
 
 func (op *ConvGradData) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		convBackwardData(&op.Geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		convGradData(&op.Geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
 	} else {
-		convBackwardData(&op.Geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		convGradData(&op.Geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
 	}
 	return nil
+}
+
+// convGradData picks Winograd for the 3×3 stride-1 layers where it is faster (see
+// winogradEligible), im2col otherwise.
+func convGradData[T Float](g *ConvGeom, w, dy, dx []T) {
+	if winogradEligible(g) {
+		winogradBackwardData(g, w, dy, dx)
+		return
+	}
+	convBackwardData(g, w, dy, dx)
 }
 func (op *ConvGradData) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 

@@ -74,7 +74,9 @@ func im2col[T Float](g *ConvGeom, x []T, b0, b1, grp int, col []T) {
 						}
 						srow := src[ih*g.W : (ih+1)*g.W]
 						zero(drow[:owLo])
-						if g.SW == 1 {
+						if owLo == owHi {
+							// the whole kernel column reads padding
+						} else if g.SW == 1 {
 							if n := owHi - owLo; n > 16 {
 								copy(drow[owLo:owHi], srow[iw0+owLo:iw0+owHi])
 							} else {
@@ -120,6 +122,9 @@ func col2im[T Float](g *ConvGeom, col []T, b0, b1, grp int, dx []T) {
 						}
 						srow := s[oh*g.OW : (oh+1)*g.OW]
 						drow := dst[ih*g.W : (ih+1)*g.W]
+						if owLo == owHi {
+							continue // the whole kernel column reads padding
+						}
 						if g.SW == 1 {
 							d := drow[iw0+owLo : iw0+owHi]
 							for i, v := range srow[owLo:owHi] {
