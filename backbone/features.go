@@ -15,6 +15,7 @@ import (
 	"tlkit/datasets"
 	"tlkit/engine"
 	"tlkit/exporter"
+	"tlkit/gpu"
 	"tlkit/nn"
 	"tlkit/ort"
 )
@@ -54,6 +55,33 @@ func (e *engineExtractor) Extract(x []float32, n int) ([]float32, error) {
 
 func (e *engineExtractor) Name() string { return "tlkit" }
 func (e *engineExtractor) Close() error { return nil }
+
+// gpuExtractor runs the backbone in tlkit's CUDA backend (inference mode).
+type gpuExtractor struct {
+	progs *gpu.Programs
+}
+
+// NewGPUExtractor computes features on a CUDA GPU with tlkit's own backend.
+func NewGPUExtractor(d *gpu.Device, m *nn.Model) Extractor {
+	return &gpuExtractor{d.NewPrograms(m, engine.Options{}, gpu.Options{})}
+}
+
+func (e *gpuExtractor) Extract(x []float32, n int) ([]float32, error) {
+	p, err := e.progs.Get(n)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.SetInput(x); err != nil {
+		return nil, err
+	}
+	if err := p.Run(); err != nil {
+		return nil, err
+	}
+	return p.Output(0)
+}
+
+func (e *gpuExtractor) Name() string { return "tlkit-cuda" }
+func (e *gpuExtractor) Close() error { return e.progs.Close() }
 
 // ortExtractor runs the backbone, exported to ONNX, in ONNX Runtime: for inference it runs close
 // to this machine's arithmetic peak, so it is the fast way to compute a frozen backbone's features.

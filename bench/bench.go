@@ -223,3 +223,5 @@ func timeIt(repeats int, fn func() error) ([]float64, error) {
 	}
 	return v, nil
 }
+
+func nan() float64 { return math.NaN() }

@@ -8,6 +8,7 @@ import (
 	"tlkit/datasets"
 	"tlkit/engine"
 	"tlkit/exporter"
+	"tlkit/gpu"
 	"tlkit/nn"
 	"tlkit/ort"
 	"tlkit/report"
@@ -17,7 +18,8 @@ import (
 // EvalOptions configures an evaluation.
 type EvalOptions struct {
 	Data      DataOptions
-	Engine    string // "tlkit" or "ort"
+	Engine    string      // "tlkit" or "ort"
+	Device    *gpu.Device // tlkit's engine on this GPU; nil: the CPU
 	ORTLib    string
 	BatchSize int // default 128
 	Bars      io.Writer
@@ -60,7 +62,12 @@ func Evaluate(m *nn.Model, o EvalOptions) (*EvalResult, error) {
 	case "tlkit", "":
 		res.Engine = "tlkit"
 		rec := barRecorder{bar: bar}
-		res.Metrics, err = train.Evaluate(engine.NewPrograms(m, engine.Options{}), data.Test,
+		var f train.Forwarder = train.NewCPU(m, engine.Options{})
+		if o.Device != nil {
+			res.Engine = "tlkit-cuda"
+			f = train.NewGPU(o.Device, m, engine.Options{})
+		}
+		res.Metrics, err = train.Evaluate(f, data.Test,
 			train.EvalOptions{BatchSize: o.BatchSize, Classes: data.Classes, Confusion: true, Predictions: true}, &rec)
 	case "ort":
 		res.Metrics, err = evaluateORT(m, data, o, bar)

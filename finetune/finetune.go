@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"tlkit/gpu"
 	"tlkit/nn"
 	"tlkit/optim"
 	"tlkit/train"
@@ -21,6 +22,8 @@ type FinetuneOptions struct {
 	WarmupEpochs float64
 	Checkpoint   string
 	Log          io.Writer
+	Device       *gpu.Device // train on this CUDA GPU; nil: the CPU
+	TF32         bool
 }
 
 // Finetune trains every parameter of m (a new head when m is an imported network; a transfer
@@ -77,6 +80,7 @@ func Finetune(ctx context.Context, m *nn.Model, resume *train.Loaded, o Finetune
 	res.Params, res.Trainable = m.Count()
 	res.TrainSamples, res.TestSamples = data.Train.Len(), data.Test.Len()
 	tr := train.NewTrainer(m, cfg)
+	tr.Device, tr.TF32 = o.Device, o.TF32
 	tr.Name, tr.Dataset = m.Name, o.Data.Name
 	if resume != nil {
 		if err := resume.Restore(tr); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"tlkit/backbone"
 	"tlkit/datasets"
+	"tlkit/gpu"
 	"tlkit/head"
 	"tlkit/nn"
 	"tlkit/ort"
@@ -39,6 +40,10 @@ type TransferOptions struct {
 	Bars io.Writer
 	// Log receives notes for the user; nil discards them.
 	Log io.Writer
+	// Device, when set, trains (and extracts features) on that CUDA GPU; TF32 allows its tensor
+	// cores in float32 products.
+	Device *gpu.Device
+	TF32   bool
 }
 
 // Result describes a finished (or interrupted) job.
@@ -96,7 +101,10 @@ func InitORT(lib string) error {
 }
 
 // extractor chooses who computes a backbone's features.
-func extractor(bb *nn.Model, engine, lib string, log io.Writer) (backbone.Extractor, error) {
+func extractor(bb *nn.Model, engine, lib string, dev *gpu.Device, log io.Writer) (backbone.Extractor, error) {
+	if dev != nil && (engine == "auto" || engine == "" || engine == "tlkit") {
+		return backbone.NewGPUExtractor(dev, bb), nil
+	}
 	switch engine {
 	case "tlkit":
 		return backbone.NewEngineExtractor(bb), nil
@@ -189,6 +197,7 @@ func Transfer(ctx context.Context, m *nn.Model, resume *train.Loaded, o Transfer
 	if o.Data.Augment {
 		// Fresh random crops every epoch: the backbone must see every image again.
 		tr = train.NewTrainer(m, cfg)
+		tr.Device, tr.TF32 = o.Device, o.TF32
 		logf(o.Log, "note: --augment changes the images every epoch, so the frozen backbone runs at every step (no feature cache)")
 	} else {
 		bb, err := backbone.Cut(m, h)
@@ -206,6 +215,7 @@ func Transfer(ctx context.Context, m *nn.Model, resume *train.Loaded, o Transfer
 			return nil, err
 		}
 		tr = train.NewTrainer(hm, cfg)
+		tr.Device, tr.TF32 = o.Device, o.TF32
 		tr.Saved = m
 		trainSet, testSet = trainF, testF
 	}
@@ -249,7 +259,7 @@ func features(bb *nn.Model, data *Data, o TransferOptions) (trainF, testF *datas
 		t, h, err := backbone.Cached(dir, backbone.CacheKey(fp, id), func() (*datasets.Tensors, error) {
 			if ex == nil {
 				var err error
-				if ex, err = extractor(bb, o.Engine, o.ORTLib, o.Log); err != nil {
+				if ex, err = extractor(bb, o.Engine, o.ORTLib, o.Device, o.Log); err != nil {
 					return nil, err
 				}
 			}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"tlkit/datasets"
-	"tlkit/engine"
 )
 
 // EvalOptions configures a test pass.
@@ -17,9 +16,9 @@ type EvalOptions struct {
 	Epoch, Epochs int
 }
 
-// Evaluate scores every sample of ds (the last partial batch included) with inference programs
-// and reports progress to rec (phase "test"); rec may be nil.
-func Evaluate(ps *engine.Programs, ds datasets.Dataset, o EvalOptions, rec Recorder) (*Metrics, error) {
+// Evaluate scores every sample of ds (the last partial batch included) with f and reports
+// progress to rec (phase "test"); rec may be nil.
+func Evaluate(f Forwarder, ds datasets.Dataset, o EvalOptions, rec Recorder) (*Metrics, error) {
 	if o.BatchSize == 0 {
 		o.BatchSize = 128
 	}
@@ -34,17 +33,10 @@ func Evaluate(ps *engine.Programs, ds datasets.Dataset, o EvalOptions, rec Recor
 	step := 0
 	for it.Next() {
 		b := it.Batch()
-		p, err := ps.Get(b.N)
+		logits, err := f.Forward(b.X, b.N)
 		if err != nil {
 			return nil, err
 		}
-		if err := p.SetInput(b.X); err != nil {
-			return nil, err
-		}
-		if err := p.Run(); err != nil {
-			return nil, err
-		}
-		logits := p.Output(0).Data().([]float32)
 		if len(logits) != b.N*o.Classes {
 			return nil, fmt.Errorf("the model outputs %d classes but the data has %d", len(logits)/b.N, o.Classes)
 		}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"tlkit/datasets"
-	"tlkit/engine"
+	"tlkit/gpu"
 	"tlkit/nn"
 	"tlkit/optim"
 )
@@ -72,7 +72,12 @@ type Trainer struct {
 	// when only its head trains on cached features. It must share the trained tensors with Model.
 	Saved *nn.Model
 
-	programs *engine.Programs
+	// Device, when set, trains on that CUDA GPU (TF32 allows its tensor cores in float32 products);
+	// nil trains on the CPU.
+	Device *gpu.Device
+	TF32   bool
+
+	steps *steps
 }
 
 // NewTrainer prepares to train m with cfg.
@@ -80,7 +85,7 @@ func NewTrainer(m *nn.Model, cfg Config) *Trainer {
 	cfg.defaults()
 	opt := optim.NewAdam(cfg.LR)
 	opt.WeightDecay, opt.Decoupled = cfg.WeightDecay, cfg.DecoupledWD
-	return &Trainer{Model: m, Cfg: cfg, Opt: opt, programs: engine.NewPrograms(m, engine.Options{Train: true, FreezeBN: cfg.FreezeBN})}
+	return &Trainer{Model: m, Cfg: cfg, Opt: opt}
 }
 
 // ErrInterrupted is returned by Fit when its context is cancelled; the state was checkpointed at
@@ -116,11 +121,17 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 	if err := rec.Start(info); err != nil {
 		return err
 	}
+	if t.steps == nil {
+		t.steps = newSteps(t)
+	}
+	if t.Device != nil && cfg.ClipNorm > 0 {
+		return errors.New("gradient clipping is not implemented on the GPU backend; drop --clip-grad or use --device cpu")
+	}
 	// Build the full-batch and last-batch programs now, so a model that cannot train at those
 	// sizes (BatchNorm on a batch of one) fails before any work is done.
 	for _, n := range []int{min(cfg.BatchSize, train.Len()), train.Len() % cfg.BatchSize} {
 		if n > 0 {
-			if _, err := t.programs.Get(n); err != nil {
+			if _, err := t.steps.get(n); err != nil {
 				return fmt.Errorf("building the training step for a batch of %d: %w", n, err)
 			}
 		}
@@ -160,6 +171,9 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 				it.Close()
 				t.Pos.Elapsed = time.Since(start)
 				if t.Checkpoint != nil {
+					if err := t.steps.sync(t.Opt); err != nil {
+						return err
+					}
 					if err := t.Checkpoint(t); err != nil {
 						return fmt.Errorf("%w; saving the checkpoint failed: %v", ErrInterrupted, err)
 					}
@@ -175,7 +189,7 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 			TrainLoss: t.Pos.LossSum / math.Max(float64(t.Pos.Seen), 1), TrainAcc: float64(t.Pos.Correct) / math.Max(float64(t.Pos.Seen), 1),
 			LR: cfg.Schedule.LR(epoch*steps-1, cfg.Epochs*steps)}
 		if test != nil {
-			r, err := Evaluate(t.programs.Eval(), test, EvalOptions{BatchSize: cfg.BatchSize, Classes: classes, Epoch: epoch, Epochs: cfg.Epochs}, rec)
+			r, err := Evaluate(t.steps.eval(t), test, EvalOptions{BatchSize: cfg.BatchSize, Classes: classes, Epoch: epoch, Epochs: cfg.Epochs}, rec)
 			if err != nil {
 				return err
 			}
@@ -189,6 +203,9 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 			return err
 		}
 		if t.Checkpoint != nil {
+			if err := t.steps.sync(t.Opt); err != nil {
+				return err
+			}
 			if err := t.Checkpoint(t); err != nil {
 				return fmt.Errorf("saving the checkpoint after epoch %d: %w", epoch, err)
 			}
@@ -197,26 +214,25 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 			return ErrInterrupted
 		}
 	}
+	if err := t.steps.sync(t.Opt); err != nil {
+		return err
+	}
 	return rec.Finish(t.History)
 }
 
 // step trains on one batch and returns its mean loss and correct predictions.
 func (t *Trainer) step(b *datasets.Batch, step, total int) (float64, int, error) {
-	p, err := t.programs.Get(b.N)
+	s, err := t.steps.get(b.N)
 	if err != nil {
 		return 0, 0, err
 	}
-	if err := p.SetInput(b.X); err != nil {
+	if err := s.setBatch(b.X, b.Y[:b.N]); err != nil {
 		return 0, 0, err
 	}
-	if err := p.SetLabels(b.Y[:b.N]); err != nil {
+	loss, logits, err := s.run()
+	if err != nil {
 		return 0, 0, err
 	}
-	if err := p.Run(); err != nil {
-		return 0, 0, err
-	}
-	loss := p.Loss()
-	logits := p.Output(0).Data().([]float32)
 	k := len(logits) / b.N
 	correct := 0
 	for i := 0; i < b.N; i++ {
@@ -227,16 +243,8 @@ func (t *Trainer) step(b *datasets.Batch, step, total int) (float64, int, error)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return loss, correct, nil
 	}
-	grads := p.Grads()
-	ps := make([]optim.Param, len(grads))
-	for i, g := range grads {
-		ps[i] = optim.Param{Name: g.Param.Name, W: g.Param.Data, G: g.Value.Data().([]float32)}
-	}
-	if t.Cfg.ClipNorm > 0 {
-		optim.ClipGradNorm(ps, t.Cfg.ClipNorm)
-	}
 	t.Opt.LR = t.Cfg.Schedule.LR(step, total)
-	return loss, correct, t.Opt.Update(ps)
+	return loss, correct, s.update(t.Opt, t.Cfg.ClipNorm)
 }
 
 func argmax(row []float32) int {

@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tlkit/bench"
+	"tlkit/train"
 )
 
 func benchCommand() *cli.Command {
@@ -39,6 +40,8 @@ Examples:
 			&cli.BoolFlag{Name: "no-peers", Usage: "measure tlkit only"},
 			&cli.StringFlag{Name: "python", Value: "/usr/bin/python3", Usage: "the Python with PyTorch"},
 			&cli.BoolFlag{Name: "json", Usage: "print the rows as a JSON list"},
+			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda: tlkit's CUDA backend vs PyTorch on the same GPU (ResNet-34, batch --gpu-batch, 224×224, TF32 off and on)"},
+			&cli.IntFlag{Name: "gpu-batch", Value: 64, Usage: "batch size of the GPU workloads"},
 			&cli.StringFlag{Name: "worker", Hidden: true},
 		},
 		Action: func(c *cli.Context) error {
@@ -54,8 +57,21 @@ Examples:
 			if err != nil {
 				return err
 			}
-			rows, err := bench.Run(c.Context, bench.Options{Repeats: c.Int("repeats"), Only: c.StringSlice("only"), Python: c.String("python"),
-				Peers: !c.Bool("no-peers"), Self: self, Log: os.Stderr})
+			o := bench.Options{Repeats: c.Int("repeats"), Only: c.StringSlice("only"), Python: c.String("python"),
+				Peers: !c.Bool("no-peers"), Self: self, Log: os.Stderr}
+			var rows []bench.Row
+			if c.String("device") == "cpu" {
+				rows, err = bench.Run(c.Context, o)
+			} else {
+				dev, derr := train.OpenDevice(c.String("device"))
+				if derr != nil {
+					return derr
+				}
+				if !c.IsSet("repeats") {
+					o.Repeats = 10
+				}
+				rows, err = bench.RunGPU(c.Context, o, dev, c.Int("gpu-batch"))
+			}
 			if err != nil {
 				return err
 			}

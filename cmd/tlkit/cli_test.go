@@ -268,3 +268,18 @@ func TestInterruptAndResume(t *testing.T) {
 		t.Errorf("resumed run: %v (interrupted at %+v)", v, pos)
 	}
 }
+
+// --device cuda without a GPU or its libraries fails at once with what is missing.
+func TestDeviceCudaWithoutGPU(t *testing.T) {
+	for _, cmd := range [][]string{
+		{"transfer", "../../testdata/onnx/resnet_bn.onnx", "--data", "cifar100", "--data-dir", "../../datasets/testdata/cifar/binary", "--device", "cuda"},
+		{"eval", "../../testdata/onnx/resnet_bn.onnx", "--data", "cifar100", "--data-dir", "../../datasets/testdata/cifar/binary", "--device", "cuda"},
+		{"validate", "../../testdata/onnx/mlp.onnx", "--device", "cuda"},
+		{"bench", "--device", "cuda"},
+	} {
+		r := run(t, []string{"TLKIT_CUDA_LIBS=/nonexistent"}, cmd...)
+		if r.code == 0 || !strings.Contains(r.stderr, "--device cuda") || !strings.Contains(r.stderr, "libcuda") {
+			t.Errorf("tlkit %v: exit %d, %q", cmd, r.code, r.stderr)
+		}
+	}
+}

@@ -73,7 +73,17 @@ func trainFlags() []cli.Flag {
 		&cli.StringFlag{Name: "resume", Usage: "continue an interrupted run from its checkpoint (weights, BatchNorm statistics, optimizer, position, recipe); --epochs may change the run's length"},
 		&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the results when done (and nothing else on stdout)"},
 		ortFlag(),
+		deviceFlag(),
+		tf32Flag(),
 	}
+}
+
+func deviceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda: tlkit's own CUDA backend (NVIDIA libraries loaded at run time: libcuda, cudart, cuBLAS, cuDNN 9, NVRTC)"}
+}
+
+func tf32Flag() cli.Flag {
+	return &cli.BoolFlag{Name: "tf32", Usage: "with --device cuda, let float32 products use TF32 tensor cores (faster, ~1e-3 relative rounding; off by default, as PyTorch's matmul default)"}
 }
 
 func trainConfig(c *cli.Context) (train.Config, error) {
@@ -235,8 +245,13 @@ Examples:
 			if j.resume != nil && !c.IsSet("epochs") {
 				cfg.Epochs = 0 // the checkpoint's
 			}
+			dev, err := train.OpenDevice(c.String("device"))
+			if err != nil {
+				return err
+			}
 			o := finetune.TransferOptions{Data: dataOptions(c, j.resume), Classes: c.Int("classes"), Train: cfg, Engine: c.String("engine"),
-				ORTLib: c.String("ort-lib"), CacheDir: c.String("cache-dir"), Checkpoint: j.ckpt, Bars: os.Stderr, Log: os.Stderr}
+				ORTLib: c.String("ort-lib"), CacheDir: c.String("cache-dir"), Checkpoint: j.ckpt, Bars: os.Stderr, Log: os.Stderr,
+				Device: dev, TF32: c.Bool("tf32")}
 			res, err := finetune.Transfer(j.ctx, j.model, j.resume, o, j.rec)
 			return j.finish("transfer", res, err)
 		},
@@ -281,8 +296,12 @@ Examples:
 			if j.resume != nil && !c.IsSet("epochs") {
 				cfg.Epochs = 0 // the checkpoint's
 			}
+			dev, err := train.OpenDevice(c.String("device"))
+			if err != nil {
+				return err
+			}
 			o := finetune.FinetuneOptions{Data: dataOptions(c, j.resume), Classes: c.Int("classes"), Train: cfg, Cosine: c.Bool("cosine"),
-				WarmupEpochs: c.Float64("warmup-epochs"), Checkpoint: j.ckpt, Log: os.Stderr}
+				WarmupEpochs: c.Float64("warmup-epochs"), Checkpoint: j.ckpt, Log: os.Stderr, Device: dev, TF32: c.Bool("tf32")}
 			res, err := finetune.Finetune(j.ctx, j.model, j.resume, o, j.rec)
 			return j.finish("finetune", res, err)
 		},
@@ -307,7 +326,7 @@ Examples:
 			&cli.IntFlag{Name: "batch-size", Value: 128, Usage: "samples per batch"},
 			&cli.StringFlag{Name: "out", Usage: "directory for confusion.csv/.png, per_class.csv, predictions.csv"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
-			ortFlag()),
+			ortFlag(), deviceFlag()),
 		Action: runEval,
 	}
 }
@@ -337,8 +356,12 @@ func runEval(c *cli.Context) error {
 	if c.IsSet("data") == false && m.Meta[finetune.MetaDataset] != "" {
 		data.Name = m.Meta[finetune.MetaDataset]
 	}
+	dev, err := train.OpenDevice(c.String("device"))
+	if err != nil {
+		return err
+	}
 	res, err := finetune.Evaluate(m, finetune.EvalOptions{Data: data, Engine: c.String("engine"), ORTLib: c.String("ort-lib"),
-		BatchSize: c.Int("batch-size"), Bars: os.Stderr})
+		BatchSize: c.Int("batch-size"), Bars: os.Stderr, Device: dev})
 	if err != nil {
 		return err
 	}

@@ -12,9 +12,11 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"tlkit/engine"
+	"tlkit/gpu"
 	"tlkit/importer"
 	"tlkit/nn"
 	"tlkit/ort"
+	"tlkit/train"
 )
 
 func ortFlag() cli.Flag {
@@ -53,6 +55,8 @@ Examples:
 			&cli.Float64Flag{Name: "tol", Value: 1e-4, Usage: "largest relative L2 error that passes"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object"},
 			ortFlag(),
+			deviceFlag(),
+			tf32Flag(),
 		},
 		Action: runValidate,
 	}
@@ -64,6 +68,9 @@ type outputReport struct {
 	MaxAbsDiff    float64  `json:"max_abs_diff"`
 	RelL2         float64  `json:"rel_l2"`
 	Top1Agreement *float64 `json:"top1_agreement,omitempty"`
+	// With --device cuda: tlkit's GPU output against ONNX Runtime and against tlkit's CPU engine.
+	GPURelL2VsORT *float64 `json:"gpu_rel_l2_vs_ort,omitempty"`
+	GPURelL2VsCPU *float64 `json:"gpu_rel_l2_vs_cpu,omitempty"`
 }
 
 type validateReport struct {
@@ -76,6 +83,8 @@ type validateReport struct {
 	Outputs     []outputReport `json:"outputs"`
 	ORTVersion  string         `json:"ort_version"`
 	InputSource string         `json:"input"`
+	Device      string         `json:"device"`
+	Note        string         `json:"note,omitempty"`
 }
 
 func runValidate(c *cli.Context) error {
@@ -122,7 +131,35 @@ func runValidate(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	rep := validateReport{OK: true, Model: path, Batch: batch, Tolerance: c.Float64("tol"), ORTVersion: ort.Version(), InputSource: source}
+	rep := validateReport{OK: true, Model: path, Batch: batch, Tolerance: c.Float64("tol"), ORTVersion: ort.Version(), InputSource: source,
+		Device: "cpu"}
+	var gpuOuts [][]float32
+	if c.String("device") != "cpu" {
+		dev, err := train.OpenDevice(c.String("device"))
+		if err != nil {
+			return err
+		}
+		gp, err := dev.Compile(p, gpu.Options{TF32: c.Bool("tf32")})
+		if err != nil {
+			return err
+		}
+		defer gp.Close()
+		if err := gp.SetInput(x); err != nil {
+			return err
+		}
+		if err := gp.Run(); err != nil {
+			return err
+		}
+		for i := 0; i < p.NumOutputs(); i++ {
+			o, err := gp.Output(i)
+			if err != nil {
+				return err
+			}
+			gpuOuts = append(gpuOuts, o)
+		}
+		rep.Device = "cuda"
+		rep.Note = "ONNX Runtime runs on its CPU provider: its CUDA provider is not part of the npm package tlkit installs"
+	}
 	for i := 0; i < p.NumOutputs(); i++ {
 		got := p.Output(i).Data().([]float32)
 		want := outs[i].Data
@@ -149,6 +186,13 @@ func runValidate(c *cli.Context) error {
 			f := float64(agree) / float64(o.Shape[0])
 			o.Top1Agreement = &f
 		}
+		if gpuOuts != nil {
+			vo, vc := relL2(gpuOuts[i], want), relL2(gpuOuts[i], got)
+			o.GPURelL2VsORT, o.GPURelL2VsCPU = &vo, &vc
+			if !(vo <= rep.Tolerance) {
+				rep.OK = false
+			}
+		}
 		rep.MaxAbsDiff = math.Max(rep.MaxAbsDiff, o.MaxAbsDiff)
 		rep.RelL2 = math.Max(rep.RelL2, o.RelL2)
 		if !(o.RelL2 <= rep.Tolerance) {
@@ -171,6 +215,12 @@ func runValidate(c *cli.Context) error {
 				top = fmt.Sprintf("%.0f%%", 100**o.Top1Agreement)
 			}
 			fmt.Printf("%-24s %-18s %14.3g %12.3g %8s\n", o.Name, fmt.Sprint(o.Shape), o.MaxAbsDiff, o.RelL2, top)
+			if o.GPURelL2VsORT != nil {
+				fmt.Printf("  tlkit on the GPU: relative L2 %.3g against ONNX Runtime, %.3g against tlkit's CPU engine\n", *o.GPURelL2VsORT, *o.GPURelL2VsCPU)
+			}
+		}
+		if rep.Note != "" {
+			fmt.Println("note:", rep.Note)
 		}
 		verdict := "PASS"
 		if !rep.OK {
@@ -248,4 +298,14 @@ func validationInput(c *cli.Context, m *nn.Model) ([]float32, []int, string, err
 		x[i] = float32(rng.NormFloat64())
 	}
 	return x, shape, fmt.Sprintf("standard normal, seed %d, shape %v", c.Int64("seed"), shape), nil
+}
+
+func relL2(a, b []float32) float64 {
+	var num, den float64
+	for i := range a {
+		d := float64(a[i]) - float64(b[i])
+		num += d * d
+		den += float64(b[i]) * float64(b[i])
+	}
+	return math.Sqrt(num / math.Max(den, 1e-300))
 }
