@@ -101,7 +101,7 @@ func gpuStep(dev *gpu.Device, batch int, tf32 bool, repeats int) ([]float64, err
 	}
 	defer p.Close()
 	p.SetInput(randomInput(batch * 3 * 224 * 224))
-	p.SetLabels(make([]int, batch))
+	p.SetLabels(randomLabels(batch, 100))
 	opt := optim.NewAdam(1e-4)
 	var v []float64
 	t, err := timeIt(repeats, func() error {

@@ -42,6 +42,9 @@ func load() {
 		if sel != "" {
 			names = []string{sel}
 		}
+		// OpenBLAS reads this when it loads: with one thread it starts no worker pool, whose
+		// idle threads would otherwise spin (sched_yield) on the cores our goroutines use.
+		os.Setenv("OPENBLAS_NUM_THREADS", "1")
 		for _, name := range names {
 			if lib, err := openNative(name); err == nil {
 				native = lib

@@ -22,7 +22,11 @@ func benchStep(b *testing.B, batch, hw int) {
 		x[i] = rand.Float32()
 	}
 	p.SetInput(x)
-	p.SetLabels(make([]int, batch))
+	y := make([]int, batch)
+	for i := range y {
+		y[i] = rand.Intn(100)
+	}
+	p.SetLabels(y)
 	opt := optim.NewAdam(1e-4)
 	step := func() {
 		if err := p.Run(); err != nil {

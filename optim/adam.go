@@ -90,6 +90,9 @@ func (a *Adam) Update(ps []Param) error {
 		split(len(w), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				gi := g[i]
+				if gi < 1e-30 && gi > -1e-30 {
+					gi = 0 // a subnormal gradient would make every product below slow
+				}
 				if wd != 0 {
 					if a.Decoupled {
 						w[i] *= decay
