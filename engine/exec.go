@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -31,6 +32,8 @@ type exec struct {
 	argv  [][]*tensor.Dense // per step, reused argument slices
 	index map[*G.Node]int
 	bytes int64
+	// prof, when set, accumulates the time each kind of op takes (Program.Profile).
+	prof map[string]time.Duration
 }
 
 // newExec sorts the part of p's graph that keep depends on and plans its memory: each computed
@@ -259,6 +262,10 @@ func (x *exec) run() error {
 		}
 		out := x.vals[i]
 		var err error
+		var t0 time.Time
+		if x.prof != nil {
+			t0 = time.Now()
+		}
 		switch k {
 		case stepKernel:
 			err = n.Op().(ops.Kernel).Exec(out, args)
@@ -290,9 +297,33 @@ func (x *exec) run() error {
 		if err != nil {
 			return fmt.Errorf("engine: %v: %w", n.Op(), err)
 		}
+		if x.prof != nil {
+			x.prof[opKind(n.Op())] += time.Since(t0)
+		}
 	}
 	return nil
 }
+
+// opKind names an op's type for profiles ("Conv2D", "BatchNormGradInput", ...).
+func opKind(op G.Op) string {
+	s := fmt.Sprintf("%T", op)
+	if i := strings.LastIndex(s, "."); i >= 0 {
+		s = s[i+1:]
+	}
+	return s
+}
+
+// Profile starts (or, with false, stops) accumulating the time of each kind of op over runs.
+func (p *Program) Profile(on bool) {
+	if on {
+		p.x.prof = map[string]time.Duration{}
+	} else {
+		p.x.prof = nil
+	}
+}
+
+// ProfileTimes returns the accumulated time per op kind.
+func (p *Program) ProfileTimes() map[string]time.Duration { return p.x.prof }
 
 func addInto(out, a, b *tensor.Dense) {
 	switch o := out.Data().(type) {

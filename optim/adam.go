@@ -80,47 +80,79 @@ func (a *Adam) Update(ps []Param) error {
 	wd := float32(a.WeightDecay)
 	decay := float32(1 - a.LR*a.WeightDecay)
 	inv := float32(1 / bc2sqrt)
+	// One parallel pass over all parameters, cut into chunks of equal size that the workers take
+	// in a fixed order: many small tensors cost no more than one large one.
+	type chunk struct {
+		w, g, m, v []float32
+	}
+	const chunkLen = 1 << 15
+	var chunks []chunk
 	for _, p := range ps {
 		s := a.state[p.Name]
 		if s == nil {
 			s = &Moments{M: make([]float32, len(p.W)), V: make([]float32, len(p.W))}
 			a.state[p.Name] = s
 		}
-		w, g, m, v := p.W, p.G, s.M, s.V
-		split(len(w), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				gi := g[i]
-				if gi < 1e-30 && gi > -1e-30 {
-					gi = 0 // a subnormal gradient would make every product below slow
-				}
-				if wd != 0 {
-					if a.Decoupled {
-						w[i] *= decay
-					} else {
-						gi += wd * w[i]
-					}
-				}
-				// Values below 1e-15 (moments below 1e-30) change no float32 weight but, squared or
-				// decayed, become subnormal floats, which x86 processes ~60× slower. Flushing them
-				// keeps late-training steps as fast as early ones.
-				var g2 float32
-				if gi > 1e-15 || gi < -1e-15 {
-					g2 = gi * gi
-				}
-				mi := b1*m[i] + (1-b1)*gi
-				if mi < 1e-30 && mi > -1e-30 {
-					mi = 0
-				}
-				vi := b2*v[i] + (1-b2)*g2
-				if vi < 1e-30 {
-					vi = 0
-				}
-				m[i], v[i] = mi, vi
-				denom := float32(math.Sqrt(float64(vi)))*inv + eps
-				w[i] -= stepSize * mi / denom
-			}
-		})
+		for lo := 0; lo < len(p.W); lo += chunkLen {
+			hi := min(lo+chunkLen, len(p.W))
+			chunks = append(chunks, chunk{p.W[lo:hi], p.G[lo:hi], s.M[lo:hi], s.V[lo:hi]})
+		}
 	}
+	decoupled := a.Decoupled
+	update := func(c chunk) {
+		w, g, m, v := c.w, c.g[:len(c.w)], c.m[:len(c.w)], c.v[:len(c.w)]
+		for i := range w {
+			gi := g[i]
+			// Compare magnitudes (sign bit cleared): tests on signed values would branch on the
+			// gradient's random sign and mispredict half the time.
+			if abs32(gi) < 1e-30 {
+				gi = 0 // a subnormal gradient would make every product below slow
+			}
+			if wd != 0 {
+				if decoupled {
+					w[i] *= decay
+				} else {
+					gi += wd * w[i]
+				}
+			}
+			// Values below 1e-15 (moments below 1e-30) change no float32 weight but, squared or
+			// decayed, become subnormal floats, which x86 processes ~60× slower. Flushing them
+			// keeps late-training steps as fast as early ones.
+			var g2 float32
+			if abs32(gi) > 1e-15 {
+				g2 = gi * gi
+			}
+			mi := b1*m[i] + (1-b1)*gi
+			if abs32(mi) < 1e-30 {
+				mi = 0
+			}
+			vi := b2*v[i] + (1-b2)*g2
+			if vi < 1e-30 {
+				vi = 0
+			}
+			m[i], v[i] = mi, vi
+			denom := float32(math.Sqrt(float64(vi)))*inv + eps
+			w[i] -= stepSize * mi / denom
+		}
+	}
+	nw := runtime.GOMAXPROCS(0)
+	if nw > len(chunks) {
+		nw = len(chunks)
+	}
+	var wg sync.WaitGroup
+	for k := 1; k < nw; k++ {
+		wg.Add(1)
+		go func(k int) {
+			defer wg.Done()
+			for c := k; c < len(chunks); c += nw {
+				update(chunks[c])
+			}
+		}(k)
+	}
+	for c := 0; c < len(chunks); c += max(nw, 1) {
+		update(chunks[c])
+	}
+	wg.Wait()
 	return nil
 }
 
@@ -195,3 +227,5 @@ func ClipGradNorm(ps []Param, maxNorm float64) float64 {
 	}
 	return norm
 }
+
+func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
