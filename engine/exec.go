@@ -33,7 +33,8 @@ type exec struct {
 	index map[*G.Node]int
 	bytes int64
 	// prof, when set, accumulates the time each kind of op takes (Program.Profile).
-	prof map[string]time.Duration
+	prof       map[string]time.Duration
+	profShapes bool // key the profile by op kind and output shape
 }
 
 // newExec sorts the part of p's graph that keep depends on and plans its memory: each computed
@@ -298,7 +299,11 @@ func (x *exec) run() error {
 			return fmt.Errorf("engine: %v: %w", n.Op(), err)
 		}
 		if x.prof != nil {
-			x.prof[opKind(n.Op())] += time.Since(t0)
+			key := opKind(n.Op())
+			if x.profShapes {
+				key += " " + fmt.Sprint(n.Shape())
+			}
+			x.prof[key] += time.Since(t0)
 		}
 	}
 	return nil
@@ -313,8 +318,10 @@ func opKind(op G.Op) string {
 	return s
 }
 
-// Profile starts (or, with false, stops) accumulating the time of each kind of op over runs.
-func (p *Program) Profile(on bool) {
+// Profile starts (or, with false, stops) accumulating the time of each kind of op over runs;
+// byShape also separates them by output shape.
+func (p *Program) Profile(on, byShape bool) {
+	p.x.profShapes = byShape
 	if on {
 		p.x.prof = map[string]time.Duration{}
 	} else {

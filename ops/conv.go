@@ -14,6 +14,12 @@ type Conv2D struct {
 	base
 	Geom ConvGeom
 	bias bool
+
+	// The im2col matrices of the last forward pass, kept for the weight gradient of the same
+	// step when they are small (ConvGeom.cachedCols); runs counts forward passes.
+	cols32 []float32
+	cols64 []float64
+	runs   uint64
 }
 
 // NewConv2D adds a convolution of x by w (and b, when not nil) to the graph.
@@ -61,11 +67,32 @@ func runConv[T Float](op *Conv2D, out *tensor.Dense, in []*tensor.Dense) {
 	if op.bias {
 		b = data[T](in[2])
 	}
+	op.runs++
 	if winogradEligible(&op.Geom) {
 		winogradForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out))
 		return
 	}
-	convForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out))
+	convForwardCached(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out), colsOf[T](op, true))
+}
+
+// colsOf returns op's cache of im2col matrices in the element type T (allocating it when make
+// is set), or nil when the layer is too large to cache.
+func colsOf[T Float](op *Conv2D, make_ bool) []T {
+	n := op.Geom.cachedCols()
+	if n == 0 {
+		return nil
+	}
+	var zero T
+	if any(zero) == any(float32(0)) {
+		if op.cols32 == nil && make_ {
+			op.cols32 = make([]float32, n)
+		}
+		return any(op.cols32).([]T)
+	}
+	if op.cols64 == nil && make_ {
+		op.cols64 = make([]float64, n)
+	}
+	return any(op.cols64).([]T)
 }
 
 func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
@@ -84,7 +111,7 @@ func (op *Conv2D) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	gw := &ConvGradWeight{base: newBase("ConvGradWeight", op.in[1], op.in[0], op.out), Geom: op.Geom}
+	gw := &ConvGradWeight{base: newBase("ConvGradWeight", op.in[1], op.in[0], op.out), Geom: op.Geom, Fwd: op}
 	dw, err := apply(gw, in[0], grad)
 	if err != nil {
 		return nil, err
@@ -126,20 +153,34 @@ func convGradData[T Float](g *ConvGeom, w, dy, dx []T) {
 }
 func (op *ConvGradData) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
-// ConvGradWeight computes a convolution's weight gradient from (x, dy).
+// ConvGradWeight computes a convolution's weight gradient from (x, dy), reusing the forward
+// pass's im2col matrices when the layer kept them.
 type ConvGradWeight struct {
 	base
 	Geom ConvGeom
+	Fwd  *Conv2D
 }
 
 func (op *ConvGradWeight) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		convBackwardWeight(&op.Geom, data[float32](in[0]), data[float32](in[1]), data[float32](out))
+		runConvGradWeight[float32](op, out, in)
 	} else {
-		convBackwardWeight(&op.Geom, data[float64](in[0]), data[float64](in[1]), data[float64](out))
+		runConvGradWeight[float64](op, out, in)
 	}
 	return nil
 }
+
+func runConvGradWeight[T Float](op *ConvGradWeight, out *tensor.Dense, in []*tensor.Dense) {
+	// The forward pass of this step (runs > 0, not Winograd) filled the cache from the same x.
+	if f := op.Fwd; f != nil && f.runs > 0 && !winogradEligible(&f.Geom) {
+		if cols := colsOf[T](f, false); cols != nil {
+			convBackwardWeightCached(&op.Geom, data[T](in[0]), data[T](in[1]), data[T](out), cols)
+			return
+		}
+	}
+	convBackwardWeight(&op.Geom, data[T](in[0]), data[T](in[1]), data[T](out))
+}
+
 func (op *ConvGradWeight) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
 // ChannelSumOp sums an N×C×... tensor over every axis but the channel axis: the gradient of a

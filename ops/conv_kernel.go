@@ -35,27 +35,44 @@ func (g *ConvGeom) pointwise() bool {
 // efficient GEMMs, small enough to stay in cache.
 const colTarget = 1 << 20
 
-// imagesPerChunk chooses how many images one im2col chunk covers.
+// minChunkCols is the fewest GEMM columns a chunk should have: thinner products run far below
+// the machine's peak, so tiny feature maps (ResNet's last stages at 32×32 input) are batched.
+const minChunkCols = 128
+
+// imagesPerChunk chooses how many images one im2col chunk covers: enough for efficient GEMMs,
+// few enough to stay in cache and to give every worker a chunk when the batch allows. When that
+// leaves fewer chunks than workers, the GEMMs themselves are split across the workers.
 func (g *ConvGeom) imagesPerChunk() int {
 	per := g.k() * g.ohw()
 	nb := colTarget / max(per, 1)
 	if nb < 1 {
 		nb = 1
 	}
-	// Leave at least one chunk per worker when the batch allows it.
+	minNb := (minChunkCols + g.ohw() - 1) / g.ohw()
 	if w := workers(); g.N >= w && nb > g.N/w {
-		nb = max(1, g.N/w)
+		nb = max(g.N/w, minNb)
 	}
-	return min(nb, g.N)
+	return max(1, min(nb, g.N))
 }
 
 // im2col writes the receptive fields of images [b0,b1), channel group grp, as the columns of a
 // K×((b1-b0)·OH·OW) matrix: row (c·KH+i)·KW+j, column (b-b0)·OH·OW + oh·OW + ow.
 func im2col[T Float](g *ConvGeom, x []T, b0, b1, grp int, col []T) {
+	im2colChannels(g, x, b0, b1, grp, 0, g.cg(), col)
+}
+
+// pim2col is im2col with the channels split over the workers, for chunks that are not already
+// processed in parallel.
+func pim2col[T Float](g *ConvGeom, x []T, b0, b1, grp int, col []T) {
+	parallelFor(g.cg(), 1, func(lo, hi int) { im2colChannels(g, x, b0, b1, grp, lo, hi, col) })
+}
+
+// im2colChannels writes the rows of channels [c0,c1) of the group's im2col matrix.
+func im2colChannels[T Float](g *ConvGeom, x []T, b0, b1, grp, c0, c1 int, col []T) {
 	cg, ohw := g.cg(), g.ohw()
 	ncols := (b1 - b0) * ohw
 	hw := g.H * g.W
-	for c := 0; c < cg; c++ {
+	for c := c0; c < c1; c++ {
 		for ki := 0; ki < g.KH; ki++ {
 			for kj := 0; kj < g.KW; kj++ {
 				row := (c*g.KH+ki)*g.KW + kj
@@ -102,10 +119,19 @@ func im2col[T Float](g *ConvGeom, x []T, b0, b1, grp int, col []T) {
 // col2im is im2col's adjoint: it adds each column entry back into the input position it came
 // from. dx for images [b0,b1) and group grp must be zeroed by the caller.
 func col2im[T Float](g *ConvGeom, col []T, b0, b1, grp int, dx []T) {
+	col2imChannels(g, col, b0, b1, grp, 0, g.cg(), dx)
+}
+
+// pcol2im is col2im with the channels (disjoint planes of dx) split over the workers.
+func pcol2im[T Float](g *ConvGeom, col []T, b0, b1, grp int, dx []T) {
+	parallelFor(g.cg(), 1, func(lo, hi int) { col2imChannels(g, col, b0, b1, grp, lo, hi, dx) })
+}
+
+func col2imChannels[T Float](g *ConvGeom, col []T, b0, b1, grp, c0, c1 int, dx []T) {
 	cg, ohw := g.cg(), g.ohw()
 	ncols := (b1 - b0) * ohw
 	hw := g.H * g.W
-	for c := 0; c < cg; c++ {
+	for c := c0; c < c1; c++ {
 		for ki := 0; ki < g.KH; ki++ {
 			for kj := 0; kj < g.KW; kj++ {
 				row := (c*g.KH+ki)*g.KW + kj
@@ -184,6 +210,30 @@ func scatterRows[T Float](src []T, mtot, p, m0, mg, b0, b1 int, dst []T) {
 
 // convForward computes y = conv(x, w) + bias (bias may be nil).
 func convForward[T Float](g *ConvGeom, x, w, bias, y []T) {
+	convForwardCached(g, x, w, bias, y, nil)
+}
+
+// cachedCols is the size of a convolution's whole im2col matrix (all groups, all images) when it
+// is small enough to keep from the forward pass for the weight gradient of the same step, 0
+// otherwise. Recomputing it costs as much as a small layer's products (LeNet, CNN, ResNet at
+// 32×32); large layers recompute it to keep memory in bounds.
+func (g *ConvGeom) cachedCols() int {
+	n := g.Groups * g.k() * g.N * g.ohw()
+	if g.pointwise() || n > 4<<20 {
+		return 0
+	}
+	return n
+}
+
+// colsOffset is where the im2col matrix of images [b0,b1), group grp, starts in a cache of all
+// of them: chunk after chunk, and within a chunk group after group, each [K, (b1-b0)·OH·OW].
+func (g *ConvGeom) colsOffset(b0, b1, grp int) int {
+	return g.Groups*g.k()*b0*g.ohw() + grp*g.k()*(b1-b0)*g.ohw()
+}
+
+// convForwardCached is convForward that, given cols (len cachedCols()), leaves every chunk's
+// im2col matrices there (see colsOffset) for convBackwardWeight.
+func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T) {
 	K, mg, ohw := g.k(), g.mg(), g.ohw()
 	nb := g.imagesPerChunk()
 	chunks := (g.N + nb - 1) / nb
@@ -193,7 +243,7 @@ func convForward[T Float](g *ConvGeom, x, w, bias, y []T) {
 		b1 := min(b0+nb, g.N)
 		ncols := (b1 - b0) * ohw
 		var col, out []T
-		if !(g.pointwise() && b1-b0 == 1) {
+		if cols == nil && !(g.pointwise() && b1-b0 == 1) {
 			col = getScratch[T](K * ncols)
 			defer putScratch(col)
 		}
@@ -203,8 +253,18 @@ func convForward[T Float](g *ConvGeom, x, w, bias, y []T) {
 		}
 		for grp := 0; grp < g.Groups; grp++ {
 			c := col
-			if c == nil {
+			if cols != nil {
+				o := g.colsOffset(b0, b1, grp)
+				c = cols[o : o+K*ncols]
+				if inner {
+					pim2col(g, x, b0, b1, grp, c)
+				} else {
+					im2col(g, x, b0, b1, grp, c)
+				}
+			} else if c == nil {
 				c = x[(b0*g.C+grp*g.cg())*ohw:]
+			} else if inner {
+				pim2col(g, x, b0, b1, grp, c)
 			} else {
 				im2col(g, x, b0, b1, grp, c)
 			}
@@ -281,7 +341,11 @@ func convBackwardData[T Float](g *ConvGeom, w, dy, dx []T) {
 				continue
 			}
 			mm(true, false, K, ncols, mg, 1, wg, K, src, ld, 0, dcol, ncols)
-			col2im(g, dcol, b0, b1, grp, dx)
+			if inner {
+				pcol2im(g, dcol, b0, b1, grp, dx)
+			} else {
+				col2im(g, dcol, b0, b1, grp, dx)
+			}
 		}
 	}
 	if inner {
@@ -295,6 +359,12 @@ func convBackwardData[T Float](g *ConvGeom, w, dy, dx []T) {
 
 // convBackwardWeight computes dw from x and dy.
 func convBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
+	convBackwardWeightCached(g, x, dy, dw, nil)
+}
+
+// convBackwardWeightCached is convBackwardWeight reading the im2col matrices from cols (left
+// there by convForwardCached for the same x) when it is not nil.
+func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 	K, mg, ohw := g.k(), g.mg(), g.ohw()
 	nb := g.imagesPerChunk()
 	chunks := (g.N + nb - 1) / nb
@@ -304,10 +374,14 @@ func convBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 	// Each worker sums into its own copy of dw; the copies are added at the end.
 	partial := make([][]T, nw)
 	partial[0] = dw
-	zero(dw)
 	for i := 1; i < nw; i++ {
 		partial[i] = getScratch[T](len(dw))
-		zero(partial[i])
+	}
+	// fresh[w] is true until worker w's first chunk; groups write disjoint blocks, so one flag
+	// per worker suffices when every chunk covers all groups (it does).
+	fresh := make([]bool, nw)
+	for i := range fresh {
+		fresh[i] = true
 	}
 	task := func(t, worker int) {
 		b0 := t * nb
@@ -315,7 +389,7 @@ func convBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 		ncols := (b1 - b0) * ohw
 		one := b1-b0 == 1
 		var col, dy2 []T
-		if !(direct && one) {
+		if cols == nil && !(direct && one) {
 			col = getScratch[T](K * ncols)
 			defer putScratch(col)
 		}
@@ -329,10 +403,19 @@ func convBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 			mm = pgemm[T]
 		}
 		for grp := 0; grp < g.Groups; grp++ {
+			beta := T(1)
+			if fresh[worker] {
+				beta = 0 // the first product of this worker's sum overwrites it: no zeroing pass
+			}
 			c := col
-			if c == nil {
+			switch {
+			case cols != nil:
+				c = cols[g.colsOffset(b0, b1, grp):]
+			case c == nil:
 				c = x[(b0*g.C+grp*g.cg())*ohw:]
-			} else {
+			case inner:
+				pim2col(g, x, b0, b1, grp, c)
+			default:
 				im2col(g, x, b0, b1, grp, c)
 			}
 			src, ld := dy[(b0*g.M+grp*mg)*ohw:], ohw
@@ -340,8 +423,9 @@ func convBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 				gatherRows(dy, g.M, ohw, grp*mg, mg, b0, b1, dy2)
 				src, ld = dy2, ncols
 			}
-			mm(false, true, mg, K, ncols, 1, src, ld, c, ncols, 1, acc[grp*mg*K:], K)
+			mm(false, true, mg, K, ncols, 1, src, ld, c, ncols, beta, acc[grp*mg*K:], K)
 		}
+		fresh[worker] = false
 	}
 	if inner {
 		for t := 0; t < chunks; t++ {

@@ -75,31 +75,34 @@ func parallelTasks(n int, fn func(task, worker int)) {
 	wg.Wait()
 }
 
-// scratch hands out reusable buffers for temporary data (im2col columns, partial sums).
-var scratch32, scratch64 sync.Pool
+// scratch hands out reusable buffers for temporary data (im2col columns, partial sums). A
+// training step asks for the same sizes every time, so buffers are pooled by exact length: one
+// pool for all sizes would hand back buffers too small to use, and every fresh allocation of
+// megabytes costs page faults.
+var scratch sync.Map // scratchKey -> *sync.Pool
+
+type scratchKey struct {
+	f64 bool
+	n   int
+}
+
+func scratchPool[T Float](n int) *sync.Pool {
+	var zero T
+	k := scratchKey{any(zero) != any(float32(0)), n}
+	if p, ok := scratch.Load(k); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := scratch.LoadOrStore(k, &sync.Pool{})
+	return p.(*sync.Pool)
+}
 
 func getScratch[T Float](n int) []T {
-	var zero T
-	var p *sync.Pool
-	if any(zero) == any(float32(0)) {
-		p = &scratch32
-	} else {
-		p = &scratch64
-	}
-	if v := p.Get(); v != nil {
-		s := *(v.(*[]T))
-		if cap(s) >= n {
-			return s[:n]
-		}
+	if v := scratchPool[T](n).Get(); v != nil {
+		return *(v.(*[]T))
 	}
 	return make([]T, n)
 }
 
 func putScratch[T Float](s []T) {
-	var zero T
-	if any(zero) == any(float32(0)) {
-		scratch32.Put(&s)
-	} else {
-		scratch64.Put(&s)
-	}
+	scratchPool[T](len(s)).Put(&s)
 }
