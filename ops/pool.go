@@ -204,6 +204,27 @@ func avgPool[T Float](g *PoolGeom, a, b []T, backward bool) {
 		interior := g.PT == 0 && g.PL == 0 && (g.OH-1)*g.SH+g.KH <= g.H && (g.OW-1)*g.SW+g.KW <= g.W
 		for p := lo; p < hi; p++ {
 			x, y := a[p*hw:(p+1)*hw], b[p*ohw:(p+1)*ohw]
+			if interior && g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 {
+				// LeNet's 2×2 pooling: four loads and a scale per output
+				for oh := 0; oh < g.OH; oh++ {
+					r0, r1 := x[2*oh*g.W:], x[(2*oh+1)*g.W:]
+					yr := y[oh*g.OW : (oh+1)*g.OW]
+					if backward {
+						for ow, v := range yr {
+							v *= 0.25
+							r0[2*ow] += v
+							r0[2*ow+1] += v
+							r1[2*ow] += v
+							r1[2*ow+1] += v
+						}
+						continue
+					}
+					for ow := range yr {
+						yr[ow] = (r0[2*ow] + r0[2*ow+1] + r1[2*ow] + r1[2*ow+1]) * 0.25
+					}
+				}
+				continue
+			}
 			if interior {
 				// every window lies inside the image: a constant divisor, no clipping
 				inv := T(1) / T(g.KH*g.KW)
