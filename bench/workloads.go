@@ -7,7 +7,9 @@ import (
 	"math/rand"
 	"os"
 	"runtime"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"tlkit/datasets"
@@ -391,4 +393,66 @@ func randomLabels(n, classes int) []int {
 		y[i] = rng.Intn(classes)
 	}
 	return y
+}
+
+// Profile runs a ResNet-34 fine-tuning step (batch, size×size) a few times and reports where the
+// time goes: each kind of op's share of the step, and the optimizer's.
+func Profile(batch, size, steps int) (string, error) {
+	m, err := models.ResNet(34, 64, 0, 100, []int{3, size, size})
+	if err != nil {
+		return "", err
+	}
+	p, err := engine.Compile(m, engine.Options{Batch: batch, Train: true})
+	if err != nil {
+		return "", err
+	}
+	p.SetInput(randomInput(batch * 3 * size * size))
+	p.SetLabels(randomLabels(batch, 100))
+	opt := optim.NewAdam(1e-4)
+	var adam time.Duration
+	step := func() error {
+		if err := p.Run(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		var ps []optim.Param
+		for _, g := range p.Grads() {
+			ps = append(ps, optim.Param{Name: g.Param.Name, W: g.Param.Data, G: g.Value.Data().([]float32)})
+		}
+		err := opt.Update(ps)
+		adam += time.Since(t0)
+		return err
+	}
+	if err := step(); err != nil {
+		return "", err
+	}
+	adam = 0
+	p.Profile(true, false)
+	t0 := time.Now()
+	for i := 0; i < steps; i++ {
+		if err := step(); err != nil {
+			return "", err
+		}
+	}
+	total := time.Since(t0) / time.Duration(steps)
+	type kv struct {
+		k string
+		v time.Duration
+	}
+	var kvs []kv
+	for k, v := range p.ProfileTimes() {
+		kvs = append(kvs, kv{k, v / time.Duration(steps)})
+	}
+	kvs = append(kvs, kv{"Adam (optim)", adam / time.Duration(steps)})
+	sort.Slice(kvs, func(i, j int) bool { return kvs[i].v > kvs[j].v })
+	var b strings.Builder
+	fmt.Fprintf(&b, "ResNet-34 fine-tuning step, batch %d, %d×%d: %.1f ms (mean of %d steps after a warm-up)\n", batch, size, size, float64(total.Microseconds())/1000, steps)
+	fmt.Fprintf(&b, "| op | ms per step | share |\n|---|---:|---:|\n")
+	for _, e := range kvs {
+		if e.v < 100*time.Microsecond {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s | %.1f | %.1f%% |\n", e.k, float64(e.v.Microseconds())/1000, 100*float64(e.v)/float64(total))
+	}
+	return b.String(), nil
 }

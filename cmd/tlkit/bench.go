@@ -42,6 +42,7 @@ Examples:
 			&cli.BoolFlag{Name: "json", Usage: "print the rows as a JSON list"},
 			&cli.StringFlag{Name: "device", Value: "cpu", Usage: "cpu, or cuda: tlkit's CUDA backend vs PyTorch on the same GPU (ResNet-34, batch --gpu-batch, 224×224, TF32 off and on)"},
 			&cli.IntFlag{Name: "gpu-batch", Value: 64, Usage: "batch size of the GPU workloads"},
+			&cli.BoolFlag{Name: "profile", Usage: "instead of the comparison, print where a ResNet-34 fine-tuning step spends its time (per op kind), at batch 32 32×32 and batch 8 224×224"},
 			&cli.StringFlag{Name: "worker", Hidden: true},
 		},
 		Action: func(c *cli.Context) error {
@@ -51,6 +52,16 @@ Examples:
 					return err
 				}
 				fmt.Println(v)
+				return nil
+			}
+			if c.Bool("profile") {
+				for _, s := range [][2]int{{32, 32}, {8, 224}} {
+					out, err := bench.Profile(s[0], s[1], 5)
+					if err != nil {
+						return err
+					}
+					fmt.Println(out)
+				}
 				return nil
 			}
 			self, err := os.Executable()
