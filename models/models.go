@@ -16,10 +16,10 @@ var builders = map[string]struct {
 	doc   string
 	build func(seed int64, classes int, sample []int) (*nn.Model, error)
 }{
-	"mlp":    {"Flatten → Linear(784,256) → Sigmoid → Linear(256,10); 203,530 parameters on MNIST", MLP},
-	"cnn":    {"Conv(1→4,3) → ReLU → Conv(4→8,3) → ReLU → Flatten → Linear(4608,48) → ReLU → Linear(48,10); 222,058 parameters", CNN},
+	"mlp":     {"Flatten → Linear(784,256) → Sigmoid → Linear(256,10); 203,530 parameters on MNIST", MLP},
+	"cnn":     {"Conv(1→4,3) → ReLU → Conv(4→8,3) → ReLU → Flatten → Linear(4608,48) → ReLU → Linear(48,10); 222,058 parameters", CNN},
 	"demonet": {"the offline demo's backbone: 3×(Conv3×3-BatchNorm-ReLU) with 32/64/128 channels, max pooling, global average pooling, Linear; 94,186 parameters for 10 classes", DemoNet},
-	"lenet5": {"LeNet-5: Conv(1→6,5) → Tanh → AvgPool(2) → Conv(6→16,5) → Tanh → AvgPool(2) → Conv(16→120,4) → Tanh → Linear(120,84) → Tanh → Linear(84,10); 44,426 parameters", LeNet5},
+	"lenet5":  {"LeNet-5: Conv(1→6,5) → Tanh → AvgPool(2) → Conv(6→16,5) → Tanh → AvgPool(2) → Conv(16→120,4) → Tanh → Linear(120,84) → Tanh → Linear(84,10); 44,426 parameters", LeNet5},
 }
 
 // Names lists the built-in models.

@@ -309,15 +309,14 @@ func winoInput[T Float](g *winoGeom, x []T, p0, p1, c0, c1 int, v []T, buf []T) 
 			src := x[(img*g.cin+c)*hw : (img*g.cin+c+1)*hw]
 			out := v[c*winoLD+off:]
 			r0 := 2*ti - g.pt
-			a, b := max(tj0, min(lo, tj1)), min(tj1, max(hi, tj0))
-			if r0 < 0 || r0+4 > g.h || b-a < 8 {
+			if r0 < 0 || r0+4 > g.h || tj0 < lo || tj1 > hi {
+				// A copy of the run's rows, zero-padded, costs less than transforming its
+				// border tiles separately.
 				winoInputPadded(g, src, r0, tj0, tj1, out, buf)
 				return
 			}
-			winoInputPadded(g, src, r0, tj0, a, out, buf)
-			w, cc := g.w, 2*a-g.pl
-			winoInputRows(src[r0*w+cc:], src[(r0+1)*w+cc:], src[(r0+2)*w+cc:], src[(r0+3)*w+cc:], b-a, out[a-tj0:])
-			winoInputPadded(g, src, r0, b, tj1, out[b-tj0:], buf)
+			w, cc := g.w, 2*tj0-g.pl
+			winoInputRows(src[r0*w+cc:], src[(r0+1)*w+cc:], src[(r0+2)*w+cc:], src[(r0+3)*w+cc:], tj1-tj0, out)
 		})
 	}
 }
@@ -409,9 +408,21 @@ func winoInputPadded[T Float](g *winoGeom, src []T, r0, tj0, tj1 int, out []T, b
 }
 
 // winoInputRows transforms n tiles whose patches are columns 2j..2j+3 of the four rows into
-// out[ξ·winoKB + j]. Neighbouring patches share two columns, so each column's vertical
-// transform Bᵀ·d is computed once.
+// out[ξ·winoKB + j]. float32 takes the vector path where there is one (winograd_amd64.go).
 func winoInputRows[T Float](row0, row1, row2, row3 []T, n int, out []T) {
+	if r0, ok := any(row0).([]float32); ok {
+		d := winoInputRowsF32(r0, any(row1).([]float32), any(row2).([]float32), any(row3).([]float32), n, any(out).([]float32))
+		if d >= n {
+			return
+		}
+		row0, row1, row2, row3, out, n = row0[2*d:], row1[2*d:], row2[2*d:], row3[2*d:], out[d:], n-d
+	}
+	winoInputRowsGo(row0, row1, row2, row3, n, out)
+}
+
+// winoInputRowsGo is winoInputRows in Go. Neighbouring patches share two columns, so each
+// column's vertical transform Bᵀ·d is computed once.
+func winoInputRowsGo[T Float](row0, row1, row2, row3 []T, n int, out []T) {
 	if n <= 0 {
 		return
 	}
@@ -488,8 +499,20 @@ func winoOutput[T Float](g *winoGeom, m, bias []T, p0, p1, o0, o1 int, y []T) {
 }
 
 // winoOutputRows2 writes n output tiles from in[ξ·winoKB + j], plus bv, to columns 2j, 2j+1
-// of row0 and row1.
+// of row0 and row1. float32 takes the vector path where there is one.
 func winoOutputRows2[T Float](in []T, n int, bv T, row0, row1 []T) {
+	if i32, ok := any(in).([]float32); ok {
+		d := winoOutputRows2F32(i32, n, float32(bv), any(row0).([]float32), any(row1).([]float32))
+		if d >= n {
+			return
+		}
+		in, n, row0, row1 = in[d:], n-d, row0[2*d:], row1[2*d:]
+	}
+	winoOutputRows2Go(in, n, bv, row0, row1)
+}
+
+// winoOutputRows2Go is winoOutputRows2 in Go.
+func winoOutputRows2Go[T Float](in []T, n int, bv T, row0, row1 []T) {
 	for j := 0; j < n; j++ {
 		m := (*[15*winoKB + 1]T)(in[j:])
 		// s = Aᵀ·M (rows 0 and 1), then Y = s·A.

@@ -50,15 +50,24 @@ func winogradBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 	wg := newWinoGeom(g.N, g.C, g.H, g.W, g.M, g.OH, g.OW, g.PT, g.PL)
 	c, m := g.C, g.M
 	dw = dw[:m*c*9]
-	ps := winoPlaneStride(m * c)
+	cs := wgRowStride(c)
 	bt := wg.blockTiles()
 	blocks := (wg.tiles + bt - 1) / bt
 	w := workers()
+	// mul adds the block's products into acc: plane ξ's M×C matrix has row o at
+	// acc[o·16·cs + ξ·cs:], so that the 16 planes of one weight lie close together for
+	// wgInverse. The GEMMs scale by ¼, the inverse transform's halvings (exact).
+	mul := func(xi, k int, e, v []T, beta T, acc []T) {
+		gemm(false, true, m, c, k, 0.25, e[xi*winoKB:], winoLD, v[xi*winoKB:], winoLD, beta, acc[xi*cs:], 16*cs)
+	}
+	inverse := func(parts [][]T) {
+		parallelFor(m, max(1, 1024/max(c, 1)), func(lo, hi int) { wgInverse(parts, cs, lo, hi, c, dw) })
+	}
 
-	if wg.tiles < winoMinBlock*w || !wgWholeBlocks(&wg) {
+	if wgForce == wgForcePhases || (wgForce != wgForceBlocks && !wgWholeBlocks(&wg)) {
 		// Few tiles: one block at a time, each phase split over the workers; each ξ plane's
 		// sum is one chain of GEMMs, so no partial sums are needed.
-		acc := getScratch[T](16 * ps)
+		acc := getScratch[T](16 * cs * m)
 		defer putScratch(acc)
 		s := getScratch[T]((c + m) * winoLD)
 		defer putScratch(s)
@@ -79,26 +88,26 @@ func winogradBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 			if b == 0 {
 				beta = 0
 			}
-			parallelTasks(16, func(xi, _ int) {
-				gemm(false, true, m, c, p1-p0, 1, e[xi*winoKB:], winoLD, v[xi*winoKB:], winoLD, beta, acc[xi*ps:], c)
-			})
+			parallelTasks(16, func(xi, _ int) { mul(xi, p1-p0, e, v, beta, acc) })
 		}
-		parallelFor(m, max(1, 1024/max(c, 1)), func(lo, hi int) {
-			wgInverse([][]T{acc}, ps, lo, hi, c, dw)
-		})
+		inverse([][]T{acc})
 		return
 	}
 
 	// Many tiles: each worker takes whole blocks (both transforms and the 16 GEMMs) and sums
-	// into its own 16 planes; the partial sums are added in worker order during the inverse
+	// into its own 16 planes; the partial sums are added in worker order by the inverse
 	// transform. parallelTasks hands worker k the blocks k, k+W, ... in order, so every sum is
 	// grouped the same way on every run.
-	blocks = (blocks + w - 1) / w * w
-	partial := make([][]T, w)
-	for i := range partial {
-		partial[i] = getScratch[T](16 * ps)
+	blocks = max(w, (blocks+w-1)/w*w)
+	nw := min(w, blocks)
+	if blocks > wg.tiles { // fewer tiles than workers (forced schedule on a tiny geometry)
+		blocks, nw = wg.tiles, wg.tiles
 	}
-	fresh := make([]bool, w)
+	partial := make([][]T, nw)
+	for i := range partial {
+		partial[i] = getScratch[T](16 * cs * m)
+	}
+	fresh := make([]bool, nw)
 	for i := range fresh {
 		fresh[i] = true
 	}
@@ -113,19 +122,30 @@ func winogradBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 		if fresh[worker] {
 			beta = 0
 		}
-		acc := partial[worker]
 		for xi := 0; xi < 16; xi++ {
-			gemm(false, true, m, c, p1-p0, 1, e[xi*winoKB:], winoLD, v[xi*winoKB:], winoLD, beta, acc[xi*ps:], c)
+			mul(xi, p1-p0, e, v, beta, partial[worker])
 		}
 		fresh[worker] = false
 	})
-	parallelFor(m, max(1, 1024/max(c, 1)), func(lo, hi int) {
-		wgInverse(partial, ps, lo, hi, c, dw)
-	})
+	inverse(partial)
 	for _, p := range partial {
 		putScratch(p)
 	}
 }
+
+// Schedules winogradBackwardWeight can be forced to take, for tests and benchmarks.
+const (
+	wgForceNone = iota
+	wgForceBlocks
+	wgForcePhases
+)
+
+var wgForce = wgForceNone
+
+// wgRowStride is the distance between the rows of consecutive planes of the transformed
+// gradient for c input channels: c rounded up to a cache line, plus one, so that the 16 rows
+// wgInverse reads fall into different cache sets.
+func wgRowStride(c int) int { return (c+15)/16*16 + 16 }
 
 // wgWholeBlocks reports whether the weight gradient should give each worker whole blocks, each
 // summing into its own copy of the transformed gradient, rather than split each block's phases.
@@ -173,7 +193,20 @@ func wgDy[T Float](g *winoGeom, dy []T, p0, p1, o0, o1 int, e []T) {
 }
 
 // wgDyRows transforms n dy tiles, columns 2j and 2j+1 of row0 and row1, into out[ξ·winoKB + j].
+// float32 takes the vector path where there is one.
 func wgDyRows[T Float](row0, row1 []T, n int, out []T) {
+	if r0, ok := any(row0).([]float32); ok {
+		d := wgDyRowsF32(r0, any(row1).([]float32), n, any(out).([]float32))
+		if d >= n {
+			return
+		}
+		row0, row1, out, n = row0[2*d:], row1[2*d:], out[d:], n-d
+	}
+	wgDyRowsGo(row0, row1, n, out)
+}
+
+// wgDyRowsGo is wgDyRows in Go.
+func wgDyRowsGo[T Float](row0, row1 []T, n int, out []T) {
 	for j := 0; j < n; j++ {
 		a, b := (*[2]T)(row0[2*j:]), (*[2]T)(row1[2*j:])
 		// Vertical: A'·t, column by column.
@@ -187,33 +220,51 @@ func wgDyRows[T Float](row0, row1 []T, n int, out []T) {
 	}
 }
 
-// wgInverse adds the transformed weight gradients of parts (in order; each 16 planes ps apart,
-// each plane M×C) and writes G'ᵀ·W·G' for output channels [o0,o1) to dw, with
-// G'ᵀ = [1 ½ ½ 0; 0 ½ -½ 0; 0 ½ ½ -1].
-func wgInverse[T Float](parts [][]T, ps, o0, o1, c int, dw []T) {
-	var w [16]T
-	for at := o0 * c; at < o1*c; at++ {
-		for xi := range w {
-			s := parts[0][xi*ps+at]
+// wgInverse adds the transformed weight gradients of parts (in order; plane ξ's row o at
+// o·16·cs + ξ·cs, already scaled by ¼) and writes H·W·Hᵀ for output channels [o0,o1) to dw,
+// with H = 2·G'ᵀ = [2 1 1 0; 0 1 -1 0; 0 1 1 -2]. Scaling by powers of two is exact, so this
+// is G'ᵀ·(4W)·G' to the last bit.
+func wgInverse[T Float](parts [][]T, cs, o0, o1, c int, dw []T) {
+	var sum [][]T
+	if len(parts) > 1 {
+		sum = [][]T{make([]T, 16*cs)}
+	}
+	for o := o0; o < o1; o++ {
+		row := parts[0][o*16*cs : (o+1)*16*cs]
+		if sum != nil {
+			s := sum[0]
+			copy(s, row)
 			for _, p := range parts[1:] {
-				s += p[xi*ps+at]
+				for i, v := range p[o*16*cs : (o+1)*16*cs] {
+					s[i] += v
+				}
 			}
-			w[xi] = s
+			row = s
 		}
-		// Rows: t[a][s] = (G'ᵀ W)[a][s].
-		var t [3][4]T
-		for s := 0; s < 4; s++ {
-			h := (w[4+s] + w[8+s]) * 0.5
-			t[0][s] = w[s] + h
-			t[1][s] = (w[4+s] - w[8+s]) * 0.5
-			t[2][s] = h - w[12+s]
-		}
-		k := (*[9]T)(dw[at*9:])
-		for a := 0; a < 3; a++ {
-			h := (t[a][1] + t[a][2]) * 0.5
-			k[3*a] = t[a][0] + h
-			k[3*a+1] = (t[a][1] - t[a][2]) * 0.5
-			k[3*a+2] = h - t[a][3]
-		}
+		wgInverseRow(row, cs, c, dw[o*c*9:(o+1)*c*9])
+	}
+}
+
+// wgInverseRow writes H·W·Hᵀ to the c 3×3 kernels k, W's 16 planes being rows cs apart in row.
+func wgInverseRow[T Float](row []T, cs, c int, k []T) {
+	w0, w1, w2, w3 := row[0:c], row[cs:cs+c], row[2*cs:2*cs+c], row[3*cs:3*cs+c]
+	w4, w5, w6, w7 := row[4*cs:4*cs+c], row[5*cs:5*cs+c], row[6*cs:6*cs+c], row[7*cs:7*cs+c]
+	w8, w9, w10, w11 := row[8*cs:8*cs+c], row[9*cs:9*cs+c], row[10*cs:10*cs+c], row[11*cs:11*cs+c]
+	w12, w13, w14, w15 := row[12*cs:12*cs+c], row[13*cs:13*cs+c], row[14*cs:14*cs+c], row[15*cs:15*cs+c]
+	k = k[:9*c]
+	for i := 0; i < c; i++ {
+		// Rows: t_a = Σ_r H[a][r]·W[r][·], for each of the 4 columns.
+		h0, h1, h2, h3 := w4[i]+w8[i], w5[i]+w9[i], w6[i]+w10[i], w7[i]+w11[i]
+		t00, t01, t02, t03 := (w0[i]+w0[i])+h0, (w1[i]+w1[i])+h1, (w2[i]+w2[i])+h2, (w3[i]+w3[i])+h3
+		t10, t11, t12, t13 := w4[i]-w8[i], w5[i]-w9[i], w6[i]-w10[i], w7[i]-w11[i]
+		t20, t21, t22, t23 := h0-(w12[i]+w12[i]), h1-(w13[i]+w13[i]), h2-(w14[i]+w14[i]), h3-(w15[i]+w15[i])
+		// Columns.
+		d := (*[9]T)(k[9*i:])
+		h := t01 + t02
+		d[0], d[1], d[2] = (t00+t00)+h, t01-t02, h-(t03+t03)
+		h = t11 + t12
+		d[3], d[4], d[5] = (t10+t10)+h, t11-t12, h-(t13+t13)
+		h = t21 + t22
+		d[6], d[7], d[8] = (t20+t20)+h, t21-t22, h-(t23+t23)
 	}
 }
