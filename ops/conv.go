@@ -171,6 +171,10 @@ func (op *ConvGradWeight) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 }
 
 func runConvGradWeight[T Float](op *ConvGradWeight, out *tensor.Dense, in []*tensor.Dense) {
+	if winogradWeightEligible(&op.Geom) {
+		winogradBackwardWeight(&op.Geom, data[T](in[0]), data[T](in[1]), data[T](out))
+		return
+	}
 	// The forward pass of this step (runs > 0, not Winograd) filled the cache from the same x.
 	if f := op.Fwd; f != nil && f.runs > 0 && !winogradEligible(&f.Geom) {
 		if cols := colsOf[T](f, false); cols != nil {

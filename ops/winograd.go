@@ -21,6 +21,10 @@ package ops
 // G·J = P·G (J reverses 3 entries, P swaps entries 0 and 3 of 4), the rotated kernel's transform
 // is the forward one with ξ's rows and columns permuted 0↔3, so both directions share one weight
 // transform and backward data multiplies by U[P(ξ)]ᵀ.
+//
+// The weight gradient (winograd_wgrad.go) uses F(3×3, 2×2) on the same tiles. In float32 the
+// transforms take AVX-512 or AVX2 code where the CPU has it (winograd_amd64.s), bitwise equal
+// to the Go code.
 
 // winogradSupported reports whether g is a convolution the Winograd functions can compute: 3×3
 // kernel, stride 1, dilation 1, one group; any padding and size.
@@ -154,6 +158,9 @@ func winoKernel[T Float](w []T, m, c int, u []T) {
 	u = u[:16*us]
 	w = w[:m*c*9]
 	parallelFor(m, max(1, 2048/max(c, 1)), func(lo, hi int) {
+		if w32, ok := any(w).([]float32); ok && winoKernelF32(w32, lo*c, hi*c, any(u).([]float32), us) {
+			return
+		}
 		for o := lo; o < hi; o++ {
 			for i := 0; i < c; i++ {
 				k := (*[9]T)(w[(o*c+i)*9:])

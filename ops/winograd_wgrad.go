@@ -18,9 +18,12 @@ package ops
 // the tiles of the GEMMs' long sums are however grouped differently.
 
 // winogradWeightEligible reports whether g's weight gradient should take the Winograd path:
-// winogradSupported, and predicted by a cost model fitted to measurements (see
-// winograd_wgrad_bench_test.go) to be at least winogradMinSpeed times faster than
-// im2col+GEMM.
+// winogradSupported, and predicted to be at least winogradMinSpeed times faster than
+// im2col+GEMM by a cost model fitted to float32 timings of both (BenchmarkWinogradWeightFit in
+// winograd_wgrad_bench_test.go, 29 layers, AVX-512 transforms). Winograd does 16/36 of the
+// multiplies on even output sides but its M×C GEMMs run slower with few tiles, and each tile
+// costs transforms (memory-bound) on every input and output channel; it wins 1.2–3× from 7×7
+// (batch 8) up and loses on 4×4 and smaller sides at batch 8 and 2×2, 1×1 at batch 32.
 func winogradWeightEligible(g *ConvGeom) bool {
 	if !winogradSupported(g) {
 		return false
@@ -28,19 +31,21 @@ func winogradWeightEligible(g *ConvGeom) bool {
 	c, m := float64(g.C), float64(g.M)
 	pixels := float64(g.N * g.OH * g.OW)
 	tiles := float64(g.N * ((g.OH + 1) / 2) * ((g.OW + 1) / 2))
-	im2col := 9*pixels*c*m*im2colNsPerMAC + 9*pixels*c*im2colNsPerCol
-	wino := 16*tiles*c*m*wgNsPerMAC*(1+wgFewTiles/tiles) + c*m*wgNsPerWeight +
-		tiles*(c*winoNsPerTileCh+m*wgNsPerDyTile)
+	im2col := 9*pixels*c*m*wgIm2colNsPerMAC + 9*pixels*c*wgIm2colNsPerCol + c*m*wgIm2colNsPerWeight
+	wino := 16*tiles*c*m*wgNsPerMAC*(1+wgFewTiles/tiles) + tiles*(c+m)*wgNsPerTileCh
 	return im2col >= winogradMinSpeed*wino
 }
 
-// Cost model for winogradWeightEligible, in nanoseconds of one core, on top of winogradEligible's
-// im2col constants.
+// Cost model for winogradWeightEligible, in nanoseconds of one core (2-core Sapphire Rapids
+// Xeon, OpenBLAS), fitted by least relative squares; it predicts the measured times within 16%
+// on average and every decision right.
 const (
-	wgNsPerMAC    = 0.0143 // the 16 GEMMs, per multiply-add, with many tiles
-	wgFewTiles    = 64     // the GEMMs slow down by a factor 1 + wgFewTiles/tiles
-	wgNsPerWeight = 20     // partial sums and inverse transform, per weight
-	wgNsPerDyTile = 4      // dy transform, per tile and output channel
+	wgIm2colNsPerMAC    = 0.0130 // im2col path's GEMM, per multiply-add
+	wgIm2colNsPerCol    = 0.85   // building one im2col element
+	wgIm2colNsPerWeight = 5.5    // per-worker partial sums, per weight
+	wgNsPerMAC          = 0.0134 // the 16 GEMMs, per multiply-add, with many tiles
+	wgFewTiles          = 96     // the GEMMs slow down by a factor 1 + wgFewTiles/tiles
+	wgNsPerTileCh       = 9.6    // input or dy transform, per tile and channel
 )
 
 // winogradBackwardWeight computes dw (M×C×3×3) from x and dy, exactly what convBackwardWeight
@@ -50,6 +55,10 @@ func winogradBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 	wg := newWinoGeom(g.N, g.C, g.H, g.W, g.M, g.OH, g.OW, g.PT, g.PL)
 	c, m := g.C, g.M
 	dw = dw[:m*c*9]
+	if wg.tiles == 0 { // an empty batch
+		zero(dw)
+		return
+	}
 	cs := wgRowStride(c)
 	bt := wg.blockTiles()
 	blocks := (wg.tiles + bt - 1) / bt
@@ -149,9 +158,11 @@ func wgRowStride(c int) int { return (c+15)/16*16 + 16 }
 
 // wgWholeBlocks reports whether the weight gradient should give each worker whole blocks, each
 // summing into its own copy of the transformed gradient, rather than split each block's phases.
-// The copies cost 16·M·C per worker to write and to add up, which only many tiles repay.
+// The copies cost 16·M·C per worker to write and to add up, which only enough tiles repay
+// (BenchmarkWinogradWeightSchedule: 8×14×14×256, 3 tiles·channels per weight, gains 7% from
+// whole blocks; 32×4×4×128, 2 per weight, loses 12%).
 func wgWholeBlocks(g *winoGeom) bool {
-	return g.tiles >= winoMinBlock*workers() && g.tiles*(g.cin+g.cout) >= 4*g.cin*g.cout
+	return g.tiles >= winoMinBlock*workers() && g.tiles*(g.cin+g.cout) >= 3*g.cin*g.cout
 }
 
 // wgDy writes the transformed dy of tiles [p0,p1) and output channels [o0,o1) into the block e:
@@ -246,7 +257,16 @@ func wgInverse[T Float](parts [][]T, cs, o0, o1, c int, dw []T) {
 }
 
 // wgInverseRow writes H·W·Hᵀ to the c 3×3 kernels k, W's 16 planes being rows cs apart in row.
+// float32 takes the vector path where there is one.
 func wgInverseRow[T Float](row []T, cs, c int, k []T) {
+	if r32, ok := any(row).([]float32); ok && wgInverseRowF32(r32, cs, c, any(k).([]float32)) {
+		return
+	}
+	wgInverseRowGo(row, cs, c, k)
+}
+
+// wgInverseRowGo is wgInverseRow in Go.
+func wgInverseRowGo[T Float](row []T, cs, c int, k []T) {
 	w0, w1, w2, w3 := row[0:c], row[cs:cs+c], row[2*cs:2*cs+c], row[3*cs:3*cs+c]
 	w4, w5, w6, w7 := row[4*cs:4*cs+c], row[5*cs:5*cs+c], row[6*cs:6*cs+c], row[7*cs:7*cs+c]
 	w8, w9, w10, w11 := row[8*cs:8*cs+c], row[9*cs:9*cs+c], row[10*cs:10*cs+c], row[11*cs:11*cs+c]
