@@ -445,17 +445,40 @@ func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 	}
 }
 
-// channelSum computes out[c] = Σ over n and positions of x, for an N×C×P tensor.
+// channelSum computes out[c] = Σ over n and positions of x, for an N×C×P tensor. The work is
+// split over the batch (a layer's channels can be fewer than the cores), each worker summing its
+// images into its own row of partial sums, which are added in worker order.
 func channelSum[T Float](x []T, n, c, p int, out []T) {
-	parallelFor(c, 8, func(lo, hi int) {
-		for ch := lo; ch < hi; ch++ {
-			var s float64
-			for b := 0; b < n; b++ {
-				for _, v := range x[(b*c+ch)*p : (b*c+ch+1)*p] {
-					s += float64(v)
+	w := max(1, min(workers(), n))
+	partial := make([]float64, w*c)
+	per := (n + w - 1) / w
+	parallelTasks(w, func(task, _ int) {
+		acc := partial[task*c : (task+1)*c]
+		for b := task * per; b < min((task+1)*per, n); b++ {
+			for ch := 0; ch < c; ch++ {
+				plane := x[(b*c+ch)*p : (b*c+ch+1)*p]
+				// four running sums: independent additions pipeline, and float32 rounding stays
+				// bounded by the plane's length
+				var s0, s1, s2, s3 T
+				i := 0
+				for ; i+4 <= len(plane); i += 4 {
+					s0 += plane[i]
+					s1 += plane[i+1]
+					s2 += plane[i+2]
+					s3 += plane[i+3]
 				}
+				for ; i < len(plane); i++ {
+					s0 += plane[i]
+				}
+				acc[ch] += float64(s0) + float64(s1) + float64(s2) + float64(s3)
 			}
-			out[ch] = T(s)
 		}
 	})
+	for ch := 0; ch < c; ch++ {
+		var s float64
+		for t := 0; t < w; t++ {
+			s += partial[t*c+ch]
+		}
+		out[ch] = T(s)
+	}
 }
