@@ -112,8 +112,6 @@ func (op *Binary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	for i := 0; i < 2; i++ {
 		var err error
 		switch {
-		case (op.Kind == Add || (op.Kind == Sub && i == 0)) && op.in[i].Eq(op.out):
-			res[i] = grad // nothing was broadcast: the gradient passes through (ResNet's skip additions)
 		case op.Kind == Add || (op.Kind == Sub && i == 0):
 			res[i], err = ReduceTo(grad, op.in[i], 1)
 		case op.Kind == Sub:
