@@ -10,6 +10,7 @@ import (
 	"gorgonia.org/tensor"
 
 	"tlkit/nn"
+	"tlkit/ops"
 )
 
 // lowering builds the gorgonia graph of one program, node by node.
@@ -17,29 +18,37 @@ type lowering struct {
 	p      *Program
 	vals   map[string]*G.Node
 	consts map[string]*nn.Tensor // compile-time values (folded shape computations)
-	// fusedRelu maps a BatchNormalization node to the Relu node it computes as well; fused marks
-	// those Relu nodes.
-	fusedRelu map[string]*nn.Node
-	fused     map[string]bool
+	// fusedAct maps a BatchNormalization or Conv node to the activation node it computes as
+	// well; fused marks those activation nodes.
+	fusedAct map[string]*nn.Node
+	fused    map[string]bool
 }
 
-// fuse finds BatchNormalization → Relu pairs where the ReLU is the only reader of the
-// normalised values (and they are not an output): one op computes both, saving a pass over the
-// data and the memory of the intermediate.
+// fuse finds BatchNormalization → Relu and Conv → Relu/Sigmoid/Tanh pairs where the activation
+// is the only reader of the first node's output (and that is not an output): one op computes
+// both, saving a pass over the data and the memory of the intermediate.
 func (c *lowering) fuse(outputs []string) {
-	c.fusedRelu, c.fused = map[string]*nn.Node{}, map[string]bool{}
+	c.fusedAct, c.fused = map[string]*nn.Node{}, map[string]bool{}
 	keep := map[string]bool{}
 	for _, o := range outputs {
 		keep[o] = true
 	}
 	cons := c.p.Model.Consumers()
 	for _, n := range c.p.Model.Nodes {
-		if n.Op != "BatchNormalization" || len(n.Outputs) == 0 || keep[n.Outputs[0]] {
+		if len(n.Outputs) == 0 || keep[n.Outputs[0]] {
 			continue
 		}
-		if rs := cons[n.Outputs[0]]; len(rs) == 1 && rs[0].Op == "Relu" {
-			c.fusedRelu[n.Name] = rs[0]
-			c.fused[rs[0].Name] = true
+		rs := cons[n.Outputs[0]]
+		if len(rs) != 1 {
+			continue
+		}
+		a := rs[0]
+		k, isAct := unaryKinds[a.Op]
+		switch {
+		case n.Op == "BatchNormalization" && a.Op == "Relu",
+			n.Op == "Conv" && isAct && ops.FusibleWithConv(k):
+			c.fusedAct[n.Name] = a
+			c.fused[a.Name] = true
 		}
 	}
 }

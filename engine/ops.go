@@ -188,9 +188,17 @@ func lowerConv(c *lowering, n *nn.Node) error {
 	if err != nil {
 		return err
 	}
-	y, err := ops.NewConv2D(x, w, b, s, d, pb, pe, int(group))
+	var act *ops.Unary
+	if a := c.fusedAct[n.Name]; a != nil {
+		act = &ops.Unary{Kind: unaryKinds[a.Op]} // ReLU, sigmoid and tanh have no parameters
+	}
+	y, err := ops.NewConv2DAct(x, w, b, s, d, pb, pe, int(group), act)
 	if err != nil {
 		return err
+	}
+	if act != nil {
+		// The activation that reads only this convolution is computed by it; its output is this one.
+		c.vals[c.fusedAct[n.Name].Outputs[0]] = y
 	}
 	return c.out(n, y)
 }
@@ -402,14 +410,14 @@ func lowerBatchNorm(c *lowering, n *nn.Node) error {
 		}
 	}
 	training := c.p.Opts.Train && !c.p.Opts.FreezeBN
-	relu := c.fusedRelu[n.Name] != nil
+	relu := c.fusedAct[n.Name] != nil
 	y, err := ops.NewBatchNorm(x, scale, bias, training, float64(eps), float64(mom), stats[0], stats[1], relu)
 	if err != nil {
 		return err
 	}
 	if relu {
 		// The ReLU that reads only this BatchNorm is computed by it; its output is this one.
-		c.vals[c.fusedRelu[n.Name].Outputs[0]] = y
+		c.vals[c.fusedAct[n.Name].Outputs[0]] = y
 	}
 	return c.out(n, y)
 }

@@ -259,12 +259,21 @@ func (pr *Program) stepFunc(s dstep, cd *convDescs, ch algoChoice, stats [2]*hos
 		if op.HasBias() {
 			b = in[2]
 		}
+		act := -1
+		if op.Act != nil {
+			act = int(op.Act.Kind) // a fused ReLU/sigmoid/tanh: the element-wise kernel, in place
+		}
 		return func() error {
 			if err := a.conv("cudnnConvolutionForward", a.cudnnConvFwd, d.dnn, cd.x, x, cd.w, w, cd.conv, ch.Algo, d.ws, ch.Workspace, 0, cd.y, y); err != nil {
 				return err
 			}
 			if b != 0 {
-				return a.addTensor(d.dnn, cd.bias, b, cd.y, y)
+				if err := a.addTensor(d.dnn, cd.bias, b, cd.y, y); err != nil {
+					return err
+				}
+			}
+			if act >= 0 {
+				return d.launch("tl_unary_fwd", int64(n), y, y, n, act, float32(0), float32(0), float32(0), float32(0))
 			}
 			return nil
 		}, nil

@@ -153,6 +153,16 @@ func (s *sim) step(st dstep) {
 		if oh, ow := cp.cudnnOut(); oh != cp.OH || ow != cp.OW {
 			s.t.Fatalf("cuDNN output size %dx%d, tlkit %dx%d", oh, ow, cp.OH, cp.OW)
 		}
+		if c, ok := node.Op().(*ops.Conv2D); ok && c.Act != nil {
+			// as on the device: the convolution, then the element-wise kernel in place
+			plain := *c
+			plain.Act = nil
+			exec(&plain)
+			for i := range out {
+				out[i] = simUnary(int(c.Act.Kind), out[i], 0, 0, 0, 0)
+			}
+			break
+		}
 		exec(node.Op().(ops.Kernel))
 	case opBNTrainFwd, opBNInferFwd, opBNTrainBwd, opBNFrozenDx, opBNDscale:
 		s.bn(st, in, out)

@@ -14,6 +14,9 @@ type Conv2D struct {
 	base
 	Geom ConvGeom
 	bias bool
+	// Act, when not nil, is an activation applied to the output in the same pass, while each
+	// chunk of it is still in cache (FusibleWithConv); the op's output is the activation's.
+	Act *Unary
 
 	// The im2col matrices of the last forward pass, kept for the weight gradient of the same
 	// step when they are small (ConvGeom.cachedCols); runs counts forward passes.
@@ -24,6 +27,12 @@ type Conv2D struct {
 
 // NewConv2D adds a convolution of x by w (and b, when not nil) to the graph.
 func NewConv2D(x, w, b *G.Node, strides, dilations, pads [2]int, padsEnd [2]int, groups int) (*G.Node, error) {
+	return NewConv2DAct(x, w, b, strides, dilations, pads, padsEnd, groups, nil)
+}
+
+// NewConv2DAct is NewConv2D followed by the activation act (nil for none), computed by the
+// convolution itself; act must be FusibleWithConv.
+func NewConv2DAct(x, w, b *G.Node, strides, dilations, pads [2]int, padsEnd [2]int, groups int, act *Unary) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 4 || len(ws) != 4 {
 		return nil, fmt.Errorf("conv: want 4-D input and weights, got %v and %v", xs, ws)
@@ -46,7 +55,15 @@ func NewConv2D(x, w, b *G.Node, strides, dilations, pads [2]int, padsEnd [2]int,
 		in = append(in, b)
 		shapes = append(shapes, b.Shape())
 	}
-	op := &Conv2D{base: newBase(fmt.Sprintf("Conv%dx%d/s%d", g.KH, g.KW, g.SH), out, shapes...), Geom: g, bias: b != nil}
+	name := fmt.Sprintf("Conv%dx%d/s%d", g.KH, g.KW, g.SH)
+	if act != nil {
+		if !FusibleWithConv(act.Kind) {
+			return nil, fmt.Errorf("conv: activation %v cannot be fused (its gradient needs its input)", act.Kind)
+		}
+		act = &Unary{base: newBase(act.Kind.String(), out, out), Kind: act.Kind, P: act.P}
+		name += "+" + act.Kind.String()
+	}
+	op := &Conv2D{base: newBase(name, out, shapes...), Geom: g, bias: b != nil, Act: act}
 	return apply(op, in...)
 }
 
@@ -69,10 +86,14 @@ func runConv[T Float](op *Conv2D, out *tensor.Dense, in []*tensor.Dense) {
 	}
 	op.runs++
 	if winogradEligible(&op.Geom) {
-		winogradForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out))
+		y := data[T](out)
+		winogradForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, y)
+		if op.Act != nil {
+			unaryForward(op.Act, y, y)
+		}
 		return
 	}
-	convForwardCached(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out), colsOf[T](op, true))
+	convForwardCached(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out), colsOf[T](op, true), op.Act)
 }
 
 // colsOf returns op's cache of im2col matrices in the element type T (allocating it when make
@@ -106,6 +127,14 @@ func (op *Conv2D) DiffWRT(n int) []bool {
 }
 
 func (op *Conv2D) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	if op.Act != nil {
+		// the activation's gradient, from its output (for ReLU, y > 0 exactly where x > 0)
+		g := &UnaryGrad{base: newBase(op.Act.Kind.String()+"Grad", op.out, op.out, op.out, op.out), Fwd: op.Act}
+		var err error
+		if grad, err = apply(g, out, out, grad); err != nil {
+			return nil, err
+		}
+	}
 	gd := &ConvGradData{base: newBase("ConvGradData", op.in[0], op.in[1], op.out), Geom: op.Geom}
 	dx, err := apply(gd, in[1], grad)
 	if err != nil {

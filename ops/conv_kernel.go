@@ -224,7 +224,7 @@ func scatterRows[T Float](src []T, mtot, p, m0, mg, b0, b1 int, dst []T) {
 
 // convForward computes y = conv(x, w) + bias (bias may be nil).
 func convForward[T Float](g *ConvGeom, x, w, bias, y []T) {
-	convForwardCached(g, x, w, bias, y, nil)
+	convForwardCached(g, x, w, bias, y, nil, nil)
 }
 
 // cachedCols is the size of a convolution's whole im2col matrix (all groups, all images) when it
@@ -246,8 +246,9 @@ func (g *ConvGeom) colsOffset(b0, b1, grp int) int {
 }
 
 // convForwardCached is convForward that, given cols (len cachedCols()), leaves every chunk's
-// im2col matrices there (see colsOffset) for convBackwardWeight.
-func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T) {
+// im2col matrices there (see colsOffset) for convBackwardWeight, and applies act (when not nil)
+// to each chunk of the output.
+func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary) {
 	K, mg, ohw := g.k(), g.mg(), g.ohw()
 	nb := g.imagesPerChunk()
 	chunks := (g.N + nb - 1) / nb
@@ -304,6 +305,10 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T) {
 					}
 				}
 			}
+		}
+		if act != nil {
+			ys := y[b0*g.M*ohw : b1*g.M*ohw]
+			act.apply(ys, ys)
 		}
 	}
 	if inner {

@@ -2,6 +2,7 @@ package ops
 
 import (
 	"math"
+	"math/rand"
 	"testing"
 )
 
@@ -64,6 +65,34 @@ func TestReluGradSigns(t *testing.T) {
 	for i, w := range []float64{0, 0, 0, 4, 5} {
 		if dx64[i] != w {
 			t.Errorf("float64 x=%v: dx %v, want %v", x64[i], dx64[i], w)
+		}
+	}
+}
+
+// TestTanhVector checks that the vector path gives bitwise tanh32's results, on a dense sweep,
+// random values of every magnitude and the special values.
+func TestTanhVector(t *testing.T) {
+	var x []float32
+	for i := -300000; i <= 300000; i++ {
+		x = append(x, float32(i)*1e-4)
+	}
+	r := rand.New(rand.NewSource(1))
+	for i := 0; i < 100000; i++ {
+		x = append(x, math.Float32frombits(r.Uint32()))
+	}
+	x = append(x, 0, float32(math.Copysign(0, -1)), 0.625, -0.625, 9, -9, math.Nextafter32(9, 0),
+		math.MaxFloat32, -math.MaxFloat32, float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN()),
+		math.SmallestNonzeroFloat32, 1e-30, -1e-30)
+	y := make([]float32, len(x))
+	n := tanhVec(x, y)
+	if winoBestISA >= winoISAAVX2 && n != len(x)&^7 {
+		t.Fatalf("vector path did %d of %d", n, len(x))
+	}
+	t.Logf("vector path: %d of %d values", n, len(x))
+	for i := 0; i < n; i++ {
+		want := tanh32(x[i])
+		if math.Float32bits(y[i]) != math.Float32bits(want) && !(want != want && y[i] != y[i]) {
+			t.Fatalf("tanh(%g): vector %g (%#x), Go %g (%#x)", x[i], y[i], math.Float32bits(y[i]), want, math.Float32bits(want))
 		}
 	}
 }

@@ -124,33 +124,52 @@ func (op *Unary) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 }
 
 func unaryForward[T Float](op *Unary, x, y []T) {
-	parallelFor(len(x), 1<<15, func(lo, hi int) {
-		switch op.Kind {
-		case Relu: // the hot one gets its own loop, branch-free (signs are random: branches mispredict)
-			for i := lo; i < hi; i++ {
-				y[i] = max(x[i], 0)
+	parallelFor(len(x), 1<<15, func(lo, hi int) { op.apply(any(x[lo:hi]), any(y[lo:hi])) })
+}
+
+// apply computes y = f(x) over x and y, both []float32 or both []float64, on the calling
+// goroutine: unaryForward's body, and a convolution's fused activation over each chunk of its
+// output.
+func (op *Unary) apply(xs, ys any) {
+	switch x := xs.(type) {
+	case []float32:
+		applyUnary(op, x, ys.([]float32))
+	case []float64:
+		applyUnary(op, x, ys.([]float64))
+	}
+}
+
+func applyUnary[T Float](op *Unary, x, y []T) {
+	switch op.Kind {
+	case Relu: // the hot one gets its own loop, branch-free (signs are random: branches mispredict)
+		for i := range x {
+			y[i] = max(x[i], 0)
+		}
+		return
+	case Tanh, Sigmoid:
+		if x32, ok := any(x).([]float32); ok {
+			y32 := any(y).([]float32)
+			if op.Kind == Tanh {
+				for i := tanhVec(x32, y32); i < len(x32); i++ {
+					y32[i] = tanh32(x32[i])
+				}
+			} else {
+				for i := range x32 {
+					y32[i] = sigmoid32(x32[i])
+				}
 			}
 			return
-		case Tanh, Sigmoid:
-			if x32, ok := any(x).([]float32); ok {
-				y32 := any(y).([]float32)
-				if op.Kind == Tanh {
-					for i := lo; i < hi; i++ {
-						y32[i] = tanh32(x32[i])
-					}
-				} else {
-					for i := lo; i < hi; i++ {
-						y32[i] = sigmoid32(x32[i])
-					}
-				}
-				return
-			}
 		}
-		for i := lo; i < hi; i++ {
-			y[i] = T(op.P.f(op.Kind, float64(x[i])))
-		}
-	})
+	}
+	for i := range x {
+		y[i] = T(op.P.f(op.Kind, float64(x[i])))
+	}
 }
+
+// FusibleWithConv reports whether a convolution can apply activation kind in its own output
+// pass: the activation's gradient must follow from its output alone (ReLU, sigmoid, tanh),
+// since the pre-activation values are not kept.
+func FusibleWithConv(kind UnaryKind) bool { return kind == Relu || kind == Sigmoid || kind == Tanh }
 
 func (op *Unary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 func (op *Unary) DiffWRT(int) []bool                { return []bool{true} }

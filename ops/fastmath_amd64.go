@@ -1,0 +1,30 @@
+//go:build amd64
+
+package ops
+
+import "math"
+
+// tanhConsts are tanh32's constants for tanhF32x8, rounded to float32 by the compiler as in
+// tanh32 itself; the assembly reads them by offset (4 bytes each, in this order).
+var tanhConsts = [...]float32{
+	math.Float32frombits(0x7fffffff), math.Float32frombits(0x80000000), 0.625, tanhBig, 1, 2,
+	log2e, 0.5, ln2Hi, ln2Lo,
+	-5.70498872745e-3, 2.06390887954e-2, -5.37397155531e-2, 1.33314422036e-1, -3.33332819422e-1,
+	1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1,
+	math.Float32frombits(127),
+}
+
+//go:noescape
+func tanhF32x8(x, y *float32, n int, c *float32)
+
+// tanhVec computes y = tanh32(x) for the first elements of x with AVX2 (on machines with it,
+// winoISA) and returns how many; the caller does the rest.
+func tanhVec(x, y []float32) int {
+	n := len(x) &^ 7
+	if winoISA < winoISAAVX2 || n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	tanhF32x8(&x[0], &y[0], n, &tanhConsts[0])
+	return n
+}

@@ -1,0 +1,104 @@
+#include "textflag.h"
+
+// tanhF32x8 is tanh32 (fastmath.go) eight lanes at a time with AVX2: both of tanh32's branches
+// are computed for every lane and blended, each with exactly the Go code's float32 operations in
+// the same order (no fused multiply-adds), so the results are bitwise the same. c is
+// tanhConsts; n is a multiple of 8.
+//
+// func tanhF32x8(x, y *float32, n int, c *float32)
+TEXT ·tanhF32x8(SB), NOSPLIT, $0-32
+	MOVQ x+0(FP), SI
+	MOVQ y+8(FP), DI
+	MOVQ n+16(FP), CX
+	MOVQ c+24(FP), R8
+	VBROADCASTSS 0(R8), Y11  // |x| mask
+	VBROADCASTSS 4(R8), Y12  // sign mask
+	VBROADCASTSS 8(R8), Y13  // 0.625: the branch point
+	VBROADCASTSS 12(R8), Y9  // 9: tanh rounds to ±1 from here
+	VBROADCASTSS 16(R8), Y10 // 1
+
+loop:
+	CMPQ CX, $8
+	JLT  done
+	VMOVUPS (SI), Y0
+	VANDPS  Y11, Y0, Y1      // a = |x|
+
+	// |x| < 0.625: ((((s0·z+s1)·z+s2)·z+s3)·z+s4)·z·x + x with z = x·x
+	VMULPS       Y0, Y0, Y2
+	VBROADCASTSS 40(R8), Y4
+	VMULPS       Y2, Y4, Y4
+	VBROADCASTSS 44(R8), Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VBROADCASTSS 48(R8), Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VBROADCASTSS 52(R8), Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VBROADCASTSS 56(R8), Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VMULPS       Y0, Y4, Y4
+	VADDPS       Y0, Y4, Y2
+
+	// otherwise: 1 - 2/(exp32(2a)+1), a clamped to 9 so that exp32 stays in range
+	VMINPS       Y9, Y1, Y5
+	VADDPS       Y5, Y5, Y5  // t = 2a
+	VBROADCASTSS 24(R8), Y8  // log2e
+	VMULPS       Y8, Y5, Y6
+	VBROADCASTSS 28(R8), Y8  // 0.5
+	VADDPS       Y8, Y6, Y6
+	VROUNDPS     $9, Y6, Y6  // n = floor(t·log2e + 0.5)
+	VBROADCASTSS 32(R8), Y8  // ln2Hi
+	VMULPS       Y8, Y6, Y7
+	VSUBPS       Y7, Y5, Y7
+	VBROADCASTSS 36(R8), Y8  // ln2Lo
+	VMULPS       Y8, Y6, Y4
+	VSUBPS       Y4, Y7, Y7  // z = t - n·ln2Hi - n·ln2Lo
+	VBROADCASTSS 60(R8), Y4
+	VMULPS       Y7, Y4, Y4
+	VBROADCASTSS 64(R8), Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       Y7, Y4, Y4
+	VBROADCASTSS 68(R8), Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       Y7, Y4, Y4
+	VBROADCASTSS 72(R8), Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       Y7, Y4, Y4
+	VBROADCASTSS 76(R8), Y8
+	VADDPS       Y8, Y4, Y4
+	VMULPS       Y7, Y4, Y4
+	VBROADCASTSS 80(R8), Y8
+	VADDPS       Y8, Y4, Y4  // y
+	VMULPS       Y7, Y4, Y4
+	VMULPS       Y7, Y4, Y4
+	VADDPS       Y7, Y4, Y4
+	VADDPS       Y10, Y4, Y4 // y·z·z + z + 1
+	VCVTTPS2DQ   Y6, Y6
+	VPBROADCASTD 84(R8), Y8  // 127
+	VPADDD       Y8, Y6, Y6
+	VPSLLD       $23, Y6, Y6 // 2^n
+	VMULPS       Y6, Y4, Y4  // e^t
+	VADDPS       Y10, Y4, Y4
+	VBROADCASTSS 20(R8), Y8  // 2
+	VDIVPS       Y4, Y8, Y4
+	VSUBPS       Y4, Y10, Y3 // 1 - 2/(e^t+1)
+	VCMPPS       $0x0d, Y9, Y1, Y4
+	VBLENDVPS    Y4, Y10, Y3, Y3 // 1 where a >= 9
+	VANDPS       Y12, Y0, Y4
+	VORPS        Y4, Y3, Y3  // the sign of x
+
+	VCMPPS    $0x0d, Y13, Y1, Y4
+	VBLENDVPS Y4, Y3, Y2, Y2 // a >= 0.625 takes the second branch (NaN the first, as in Go)
+	VMOVUPS   Y2, (DI)
+
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  loop
+
+done:
+	VZEROUPPER
+	RET
