@@ -2,6 +2,8 @@
 
 package ops
 
+import "golang.org/x/sys/cpu"
+
 // Vector paths for the float32 Winograd transforms (winograd_amd64.s): AVX-512 where the CPU
 // and OS support it, else AVX2, else none (the Go code). Each does exactly the Go code's
 // operations lane by lane, so the results are bitwise the same; float64 always takes the Go
@@ -19,34 +21,16 @@ var winoISA = winoDetectISA()
 // winoBestISA is the best instruction set this machine supports.
 var winoBestISA = winoISA
 
-func cpuidex(leaf, sub uint32) (a, b, c, d uint32)
-func xgetbv0() (eax, edx uint32)
-
-// winoDetectISA checks CPUID for AVX, AVX2 and AVX-512F, and XCR0 for the OS
-// saving the YMM and ZMM state.
+// winoDetectISA asks golang.org/x/sys/cpu, which checks both the CPU (CPUID) and that the OS
+// saves the YMM and ZMM state (XGETBV).
 func winoDetectISA() int {
-	maxLeaf, _, _, _ := cpuidex(0, 0)
-	if maxLeaf < 7 {
-		return winoISAGo
-	}
-	_, _, c1, _ := cpuidex(1, 0)
-	const osxsave, avx = 1 << 27, 1 << 28
-	if c1&osxsave == 0 || c1&avx == 0 {
-		return winoISAGo
-	}
-	xcr0, _ := xgetbv0()
-	if xcr0&0x6 != 0x6 { // SSE and AVX state
-		return winoISAGo
-	}
-	_, b7, _, _ := cpuidex(7, 0)
-	const avx2, avx512f = 1 << 5, 1 << 16
-	if b7&avx2 == 0 {
-		return winoISAGo
-	}
-	if b7&avx512f != 0 && xcr0&0xe0 == 0xe0 { // opmask and ZMM state
+	switch {
+	case cpu.X86.HasAVX512F:
 		return winoISAAVX512
+	case cpu.X86.HasAVX2:
+		return winoISAAVX2
 	}
-	return winoISAAVX2
+	return winoISAGo
 }
 
 //go:noescape

@@ -98,25 +98,6 @@ DATA wino512Nine<>+56(SB)/4, $126
 DATA wino512Nine<>+60(SB)/4, $135
 GLOBL wino512Nine<>(SB), RODATA|NOPTR, $64
 
-// func cpuidex(leaf, sub uint32) (a, b, c, d uint32)
-TEXT ·cpuidex(SB), NOSPLIT, $0-24
-	MOVL leaf+0(FP), AX
-	MOVL sub+4(FP), CX
-	CPUID
-	MOVL AX, a+8(FP)
-	MOVL BX, b+12(FP)
-	MOVL CX, c+16(FP)
-	MOVL DX, d+20(FP)
-	RET
-
-// func xgetbv0() (eax, edx uint32)
-TEXT ·xgetbv0(SB), NOSPLIT, $0-8
-	MOVL $0, CX
-	XGETBV
-	MOVL AX, eax+0(FP)
-	MOVL DX, edx+4(FP)
-	RET
-
 // WINO_MASKS sets, for min(SI, 16) = cnt tiles this pass, K3 to cnt lanes and K1, K2 to the
 // low and high halves of 2·cnt lanes. Clobbers CX, DX.
 #define WINO_MASKS \

@@ -99,9 +99,18 @@ func (a *Adam) Update(ps []Param) error {
 		}
 	}
 	decoupled := a.Decoupled
+	vc := adamConsts{absMask: math.Float32frombits(1<<31 - 1), tiny: 1e-30, small: 1e-15,
+		b1: b1, omb1: 1 - b1, b2: b2, omb2: 1 - b2, inv: inv, eps: eps, stepSize: stepSize, wd: wd, dec: decay}
+	switch {
+	case wd != 0 && decoupled:
+		vc.mode = 1
+	case wd != 0:
+		vc.mode = 2
+	}
 	update := func(c chunk) {
 		w, g, m, v := c.w, c.g[:len(c.w)], c.m[:len(c.w)], c.v[:len(c.w)]
-		for i := range w {
+		// the vector path (adam_amd64.s) does the same operations, bitwise, on most elements
+		for i := adamVec(w, g, m, v, &vc); i < len(w); i++ {
 			gi := g[i]
 			// Compare magnitudes (sign bit cleared): tests on signed values would branch on the
 			// gradient's random sign and mispredict half the time.
@@ -226,6 +235,15 @@ func ClipGradNorm(ps []Param, maxNorm float64) float64 {
 		}
 	}
 	return norm
+}
+
+// adamConsts are the float32 values of one Adam step for the vector path, which reads them by
+// offset (4 bytes each, in this order).
+type adamConsts struct {
+	absMask, tiny, small        float32
+	b1, omb1, b2, omb2          float32
+	inv, eps, stepSize, wd, dec float32
+	mode                        int32 // 0 no weight decay, 1 decoupled, 2 added to the gradient
 }
 
 func abs32(x float32) float32 { return math.Float32frombits(math.Float32bits(x) &^ (1 << 31)) }
