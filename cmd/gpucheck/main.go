@@ -107,7 +107,7 @@ func main() {
 		build := func() (*nn.Model, error) { return models.Build(name, 1, 10, []int{1, 28, 28}) }
 		run("mnist_"+name, func(c *check) error { return stepCheck(dev, c, build, 16, []int{1, 28, 28}, 10, false) })
 	}
-	zb := func() (*nn.Model, error) { return zoo(5) }
+	zb := func() (*nn.Model, error) { return models.OpZoo(5) }
 	run("zoo_train", func(c *check) error { return stepCheck(dev, c, zb, 16, []int{3, 12, 12}, 5, false) })
 	run("zoo_train_frozen_bn", func(c *check) error { return stepCheck(dev, c, zb, 16, []int{3, 12, 12}, 5, true) })
 	if err := dev.Close(); err != nil {
