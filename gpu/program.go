@@ -723,23 +723,14 @@ func (pr *Program) Step(adam *optim.Adam) error {
 			return err
 		}
 	}
-	adam.Steps++
-	t := float64(adam.Steps)
-	bc1 := 1 - math.Pow(adam.Beta1, t)
-	bc2sqrt := math.Sqrt(1 - math.Pow(adam.Beta2, t))
-	stepSize := float32(adam.LR / bc1)
-	b1, b2 := float32(adam.Beta1), float32(adam.Beta2)
-	eps := float32(adam.Eps)
-	wd := float32(adam.WeightDecay)
-	decay := float32(1 - adam.LR*adam.WeightDecay)
-	inv := float32(1 / bc2sqrt)
+	sc := adam.NextStep()
 	dec := 0
-	if adam.Decoupled {
+	if sc.Decoupled {
 		dec = 1
 	}
 	for k, b := range pr.gradBufs {
 		n := len(b.host)
-		if err := d.launch("tl_adam", int64(n), b.dev, pr.ptr(pr.pl.grads[k]), b.m, b.v, n, stepSize, b1, b2, eps, inv, wd, decay, dec); err != nil {
+		if err := d.launch("tl_adam", int64(n), b.dev, pr.ptr(pr.pl.grads[k]), b.m, b.v, n, sc.StepSize, sc.B1, sc.B2, sc.Eps, sc.Inv, sc.WD, sc.Decay, dec); err != nil {
 			return fmt.Errorf("gpu: Adam step of %q: %w", b.name, err)
 		}
 		b.dirty = true

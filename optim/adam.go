@@ -57,6 +57,31 @@ func (a *Adam) SetState(name string, m *Moments) {
 	a.state[name] = m
 }
 
+// StepConsts are the float32 constants of one Adam step, shared by the CPU loop and the GPU
+// backend's kernel so that both round them alike.
+type StepConsts struct {
+	StepSize  float32 // LR / (1 - Beta1^t)
+	B1, B2    float32
+	Eps       float32
+	Inv       float32 // 1 / sqrt(1 - Beta2^t)
+	WD        float32 // weight decay
+	Decay     float32 // 1 - LR·WeightDecay, the decoupled (AdamW) factor
+	Decoupled bool
+}
+
+// NextStep counts one more step (Steps) and returns its constants.
+func (a *Adam) NextStep() StepConsts {
+	a.Steps++
+	t := float64(a.Steps)
+	bc1 := 1 - math.Pow(a.Beta1, t)
+	bc2sqrt := math.Sqrt(1 - math.Pow(a.Beta2, t))
+	return StepConsts{
+		StepSize: float32(a.LR / bc1), B1: float32(a.Beta1), B2: float32(a.Beta2), Eps: float32(a.Eps),
+		Inv: float32(1 / bc2sqrt), WD: float32(a.WeightDecay), Decay: float32(1 - a.LR*a.WeightDecay),
+		Decoupled: a.Decoupled,
+	}
+}
+
 // Update applies one Adam step to every parameter.
 func (a *Adam) Update(ps []Param) error {
 	if a.state == nil {
@@ -70,16 +95,8 @@ func (a *Adam) Update(ps []Param) error {
 			return fmt.Errorf("adam: state of %q has %d values, parameter %d", p.Name, len(s.M), len(p.W))
 		}
 	}
-	a.Steps++
-	t := float64(a.Steps)
-	bc1 := 1 - math.Pow(a.Beta1, t)
-	bc2sqrt := math.Sqrt(1 - math.Pow(a.Beta2, t))
-	stepSize := float32(a.LR / bc1)
-	b1, b2 := float32(a.Beta1), float32(a.Beta2)
-	eps := float32(a.Eps)
-	wd := float32(a.WeightDecay)
-	decay := float32(1 - a.LR*a.WeightDecay)
-	inv := float32(1 / bc2sqrt)
+	sc := a.NextStep()
+	stepSize, b1, b2, eps, inv, wd, decay := sc.StepSize, sc.B1, sc.B2, sc.Eps, sc.Inv, sc.WD, sc.Decay
 	// One parallel pass over all parameters, cut into chunks of equal size that the workers take
 	// in a fixed order: many small tensors cost no more than one large one.
 	type chunk struct {
@@ -98,7 +115,7 @@ func (a *Adam) Update(ps []Param) error {
 			chunks = append(chunks, chunk{p.W[lo:hi], p.G[lo:hi], s.M[lo:hi], s.V[lo:hi]})
 		}
 	}
-	decoupled := a.Decoupled
+	decoupled := sc.Decoupled
 	vc := adamConsts{absMask: math.Float32frombits(1<<31 - 1), tiny: 1e-30, small: 1e-15,
 		b1: b1, omb1: 1 - b1, b2: b2, omb2: 1 - b2, inv: inv, eps: eps, stepSize: stepSize, wd: wd, dec: decay}
 	switch {
