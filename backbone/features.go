@@ -18,6 +18,7 @@ import (
 	"tlkit/gpu"
 	"tlkit/nn"
 	"tlkit/ort"
+	"tlkit/train"
 )
 
 // Extractor computes a backbone's features for a batch of samples.
@@ -29,59 +30,36 @@ type Extractor interface {
 	Close() error
 }
 
-// engineExtractor runs the backbone in tlkit's engine (inference mode).
-type engineExtractor struct {
-	progs *engine.Programs
+// forwardExtractor runs the backbone in one of tlkit's engines (inference mode): the CPU
+// engine's or the CUDA backend's inference programs, one per batch size.
+type forwardExtractor struct {
+	f     train.Forwarder
+	name  string
+	close func() error
 }
 
 // NewEngineExtractor computes features with tlkit's engine.
 func NewEngineExtractor(m *nn.Model) Extractor {
-	return &engineExtractor{engine.NewPrograms(m, engine.Options{})}
-}
-
-func (e *engineExtractor) Extract(x []float32, n int) ([]float32, error) {
-	p, err := e.progs.Get(n)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.SetInput(x); err != nil {
-		return nil, err
-	}
-	if err := p.Run(); err != nil {
-		return nil, err
-	}
-	return append([]float32(nil), p.Output(0).Data().([]float32)...), nil
-}
-
-func (e *engineExtractor) Name() string { return "tlkit" }
-func (e *engineExtractor) Close() error { return nil }
-
-// gpuExtractor runs the backbone in tlkit's CUDA backend (inference mode).
-type gpuExtractor struct {
-	progs *gpu.Programs
+	return &forwardExtractor{train.NewCPU(m, engine.Options{}), "tlkit", func() error { return nil }}
 }
 
 // NewGPUExtractor computes features on a CUDA GPU with tlkit's own backend.
 func NewGPUExtractor(d *gpu.Device, m *nn.Model) Extractor {
-	return &gpuExtractor{d.NewPrograms(m, engine.Options{}, gpu.Options{})}
+	g := train.NewGPU(d, m, engine.Options{})
+	return &forwardExtractor{g, "tlkit-cuda", g.P.Close}
 }
 
-func (e *gpuExtractor) Extract(x []float32, n int) ([]float32, error) {
-	p, err := e.progs.Get(n)
+func (e *forwardExtractor) Extract(x []float32, n int) ([]float32, error) {
+	y, err := e.f.Forward(x, n)
 	if err != nil {
 		return nil, err
 	}
-	if err := p.SetInput(x); err != nil {
-		return nil, err
-	}
-	if err := p.Run(); err != nil {
-		return nil, err
-	}
-	return p.Output(0)
+	// the CPU engine's output buffer is reused by the next batch; the caller keeps these
+	return append([]float32(nil), y...), nil
 }
 
-func (e *gpuExtractor) Name() string { return "tlkit-cuda" }
-func (e *gpuExtractor) Close() error { return e.progs.Close() }
+func (e *forwardExtractor) Name() string { return e.name }
+func (e *forwardExtractor) Close() error { return e.close() }
 
 // ortExtractor runs the backbone, exported to ONNX, in ONNX Runtime: for inference it runs close
 // to this machine's arithmetic peak, so it is the fast way to compute a frozen backbone's features.
