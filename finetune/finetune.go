@@ -34,12 +34,9 @@ func Finetune(ctx context.Context, m *nn.Model, resume *train.Loaded, o Finetune
 	cfg := o.Train
 	if resume != nil {
 		m = resume.Model
-		c, err := resume.Config()
+		c, err := resumedConfig(resume, o.Train.Epochs)
 		if err != nil {
 			return nil, err
-		}
-		if o.Train.Epochs > 0 {
-			c.Epochs = o.Train.Epochs // extend or shorten the interrupted run
 		}
 		cfg = c
 		o.Data.Augment = c.Augment

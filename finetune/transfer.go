@@ -155,12 +155,9 @@ func Transfer(ctx context.Context, m *nn.Model, resume *train.Loaded, o Transfer
 	cfg.FreezeBN = true
 	if resume != nil {
 		m = resume.Model
-		c, err := resume.Config()
+		c, err := resumedConfig(resume, o.Train.Epochs)
 		if err != nil {
 			return nil, err
-		}
-		if o.Train.Epochs > 0 {
-			c.Epochs = o.Train.Epochs // extend or shorten the interrupted run
 		}
 		cfg = c
 		o.Data.Augment = c.Augment
@@ -292,4 +289,14 @@ func features(bb *nn.Model, data *Data, o TransferOptions) (trainF, testF *datas
 		extractorName = ex.Name()
 	}
 	return trainF, testF, extractorName, hits == 2, nil
+}
+
+// resumedConfig is the training configuration of the interrupted run in l, with epochs (when
+// positive) replacing its epoch count: a resumed run may be extended or shortened.
+func resumedConfig(l *train.Loaded, epochs int) (train.Config, error) {
+	c, err := l.Config()
+	if err == nil && epochs > 0 {
+		c.Epochs = epochs
+	}
+	return c, err
 }
