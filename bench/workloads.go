@@ -204,16 +204,12 @@ func forward(batch, size, repeats int) (Row, error) {
 	for _, s := range t {
 		r.TLKitRuns = append(r.TLKitRuns, float64(batch)/s)
 	}
-	lib, err := ort.LibraryPath("")
-	if err != nil {
+	if _, err := ort.LibraryPath(""); err != nil {
 		r.Note += "; ONNX Runtime not installed"
 		r.PeerRuns = []float64{}
 		return r, nil
 	}
-	if err := ort.Init(lib); err != nil {
-		return r, err
-	}
-	s, err := ort.NewSession(b, ort.Options{Threads: runtime.GOMAXPROCS(0)})
+	s, err := ortSession(b)
 	if err != nil {
 		return r, err
 	}
@@ -229,6 +225,14 @@ func forward(batch, size, repeats int) (Row, error) {
 	return r, nil
 }
 
+// ortSession opens the ONNX model b in ONNX Runtime (the installed library) on all cores.
+func ortSession(b []byte) (*ort.Session, error) {
+	if err := ort.Load(""); err != nil {
+		return nil, err
+	}
+	return ort.NewSession(b, ort.Options{Threads: runtime.GOMAXPROCS(0)})
+}
+
 // transferJob times tlkit's transfer job against the seed tutorial's PyTorch recipe for 10 epochs
 // over 10,000 CIFAR-100 images at 224×224. tlkit computes the frozen backbone's features once
 // (ONNX Runtime, train and test split), then trains the head from the cache; PyTorch runs the
@@ -238,19 +242,11 @@ func transferJob(ctx context.Context, o *Options) (Row, error) {
 	const sample = 128
 	r := Row{Name: "transfer-job/10x10000/224", Unit: "s", PeerName: "pytorch (seed recipe)",
 		Note: fmt.Sprintf("backbone passes timed on %d images and scaled to 10,000 (tlkit: train and test features once; PyTorch: train images every epoch)", sample)}
-	m, b, err := importedResNet34(224)
+	_, b, err := importedResNet34(224)
 	if err != nil {
 		return r, err
 	}
-	_ = m
-	lib, err := ort.LibraryPath("")
-	if err != nil {
-		return r, err
-	}
-	if err := ort.Init(lib); err != nil {
-		return r, err
-	}
-	s, err := ort.NewSession(b, ort.Options{Threads: runtime.GOMAXPROCS(0)})
+	s, err := ortSession(b)
 	if err != nil {
 		return r, err
 	}

@@ -82,7 +82,7 @@ func Evaluate(m *nn.Model, o EvalOptions) (*EvalResult, error) {
 }
 
 func evaluateORT(m *nn.Model, data *Data, o EvalOptions, bar *report.Bar) (*train.Metrics, error) {
-	if err := InitORT(o.ORTLib); err != nil {
+	if err := ort.Load(o.ORTLib); err != nil {
 		return nil, err
 	}
 	b, err := exporter.Encode(m)

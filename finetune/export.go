@@ -28,7 +28,7 @@ func Export(m *nn.Model, path string, ortLib string, batch int, seed int64) (che
 	if err := exporter.WriteFile(path, m); err != nil {
 		return nil, nil, err
 	}
-	if err := InitORT(ortLib); err != nil {
+	if err := ort.Load(ortLib); err != nil {
 		return nil, err, nil
 	}
 	data, err := os.ReadFile(path)

@@ -91,15 +91,6 @@ func PrepareHead(m *nn.Model, classes int, seed int64) (*nn.Model, *head.Head, e
 	return head.Replace(m, classes, seed)
 }
 
-// InitORT loads ONNX Runtime (see ort.LibraryPath for where it looks).
-func InitORT(lib string) error {
-	p, err := ort.LibraryPath(lib)
-	if err != nil {
-		return err
-	}
-	return ort.Init(p)
-}
-
 // extractor chooses who computes a backbone's features.
 func extractor(bb *nn.Model, engine, lib string, dev *gpu.Device, log io.Writer) (backbone.Extractor, error) {
 	if dev != nil && (engine == "auto" || engine == "" || engine == "tlkit") {
@@ -109,7 +100,7 @@ func extractor(bb *nn.Model, engine, lib string, dev *gpu.Device, log io.Writer)
 	case "tlkit":
 		return backbone.NewEngineExtractor(bb), nil
 	case "ort", "auto", "":
-		if err := InitORT(lib); err != nil {
+		if err := ort.Load(lib); err != nil {
 			if engine == "ort" {
 				return nil, err
 			}

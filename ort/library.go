@@ -96,6 +96,16 @@ var (
 	loadedLibrary string
 )
 
+// Load finds the library as LibraryPath does (flag first) and initialises it with Init; when it is
+// missing, the error says how to install it.
+func Load(flag string) error {
+	lib, err := LibraryPath(flag)
+	if err != nil {
+		return err
+	}
+	return Init(lib)
+}
+
 // Init loads the ONNX Runtime library at libPath and sets up its environment. ONNX Runtime allows one
 // library and one environment per process, so Init succeeds once; later calls with the same file are
 // no-ops, and calls naming another file fail.

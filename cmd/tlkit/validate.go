@@ -23,15 +23,6 @@ func ortFlag() cli.Flag {
 	return &cli.StringFlag{Name: "ort-lib", Usage: "ONNX Runtime shared library (default $" + ort.LibraryEnv + ", then where scripts/install-onnxruntime.sh puts it)"}
 }
 
-// initORT loads ONNX Runtime, or explains how to install it.
-func initORT(c *cli.Context) error {
-	lib, err := ort.LibraryPath(c.String("ort-lib"))
-	if err != nil {
-		return err
-	}
-	return ort.Init(lib)
-}
-
 func validateCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "validate",
@@ -115,7 +106,7 @@ func runValidate(c *cli.Context) error {
 	if err := p.Run(); err != nil {
 		return err
 	}
-	if err := initORT(c); err != nil {
+	if err := ort.Load(c.String("ort-lib")); err != nil {
 		return err
 	}
 	s, err := ort.NewSession(data, ort.Options{Name: path})
