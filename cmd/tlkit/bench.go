@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -87,9 +86,7 @@ Examples:
 				return err
 			}
 			if c.Bool("json") {
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return printJSON(rows)
 			}
 			fmt.Printf("| %-28s | %-5s | %10s | %10s | %-22s | %6s |\n", "workload", "unit", "tlkit", "peer", "peer name", "ratio")
 			fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 30), strings.Repeat("-", 7), strings.Repeat("-", 12), strings.Repeat("-", 12), strings.Repeat("-", 24), strings.Repeat("-", 8))

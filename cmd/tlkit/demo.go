@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -67,9 +66,7 @@ func runDemo(c *cli.Context) error {
 		return err
 	}
 	if quiet {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return printJSON(res)
 	}
 	fmt.Fprintf(out, "\n%-34s %12s %12s\n", "frozen backbone", "trainable", "test acc")
 	for _, a := range []demo.Arm{res.Pretrained, res.Random} {

@@ -204,9 +204,7 @@ func (j *jobRun) finish(job string, res *finetune.Result, err error) error {
 		last := res.History[n-1]
 		r.TrainAccuracy, r.TestAccuracy, r.TestLoss = last.TrainAcc, last.TestAcc, last.TestLoss
 	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(r)
+	return printJSON(r)
 }
 
 func transferCommand() *cli.Command {
@@ -382,9 +380,7 @@ func runEval(c *cli.Context) error {
 				j.PerClass = append(j.PerClass, &a)
 			}
 		}
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(j)
+		return printJSON(j)
 	}
 	fmt.Printf("%s on %s (%d test images, %s engine, %.1fs)\n", c.Args().First(), data.Name, met.Samples, res.Engine, res.Seconds)
 	fmt.Printf("top-1 %.2f%%  top-5 %.2f%%  loss %.4f\n", 100*met.Acc(), 100*met.Top5Acc(), met.Loss())
@@ -478,9 +474,7 @@ Example:
 				} else {
 					j["not_checked_because"] = ortErr.Error()
 				}
-				enc := json.NewEncoder(os.Stdout)
-				enc.SetIndent("", "  ")
-				if err := enc.Encode(j); err != nil {
+				if err := printJSON(j); err != nil {
 					return err
 				}
 			} else {

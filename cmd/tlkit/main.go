@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -48,4 +49,12 @@ Start with:
 		fmt.Fprintln(os.Stderr, "tlkit:", err)
 		os.Exit(1)
 	}
+}
+
+// printJSON writes v to standard output as the indented JSON object (or list) that every
+// command's --json prints.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

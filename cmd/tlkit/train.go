@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -125,7 +124,5 @@ func runTrain(c *cli.Context) error {
 	res := trainResult{Model: name, Dataset: data, Epochs: cfg.Epochs, TrainAccuracy: last.TrainAcc, TestAccuracy: last.TestAcc,
 		TrainLoss: last.TrainLoss, TestLoss: last.TestLoss, TestSamples: last.TestSamples, TrainSamples: last.TrainSamples,
 		Seconds: time.Since(start).Seconds(), Params: total, Trainable: trainable, History: tr.History, Out: out}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	return printJSON(res)
 }

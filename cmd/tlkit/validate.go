@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand"
@@ -192,9 +191,7 @@ func runValidate(c *cli.Context) error {
 		rep.Outputs = append(rep.Outputs, o)
 	}
 	if c.Bool("json") {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
+		if err := printJSON(rep); err != nil {
 			return err
 		}
 	} else {
