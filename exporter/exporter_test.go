@@ -1,10 +1,10 @@
 package exporter
 
 import (
-	"math"
 	"math/rand"
 	"testing"
 
+	"tlkit/compare"
 	"tlkit/engine"
 	"tlkit/importer"
 	"tlkit/models"
@@ -14,11 +14,7 @@ import (
 
 func initORT(t *testing.T) {
 	t.Helper()
-	lib, err := ort.LibraryPath("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ort.Init(lib); err != nil {
+	if err := ort.Load(""); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -34,16 +30,6 @@ func engineForward(t *testing.T, m *nn.Model, x []float32, batch int) []float32 
 		t.Fatal(err)
 	}
 	return append([]float32(nil), p.Output(0).Data().([]float32)...)
-}
-
-func relL2(a, b []float32) float64 {
-	var num, den float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		num += d * d
-		den += float64(b[i]) * float64(b[i])
-	}
-	return math.Sqrt(num / den)
 }
 
 // Each exported model runs in ONNX Runtime with the outputs tlkit's engine computes, and imports
@@ -91,7 +77,7 @@ func TestExportRunsInORT(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if e := relL2(outs[0].Data, want); e > 1e-5 {
+			if e := compare.RelL2(outs[0].Data, want); e > 1e-5 {
 				t.Errorf("ONNX Runtime vs tlkit: relative L2 error %.3g", e)
 			}
 			back, err := importer.Decode(b, c.name)

@@ -2,10 +2,10 @@ package finetune
 
 import (
 	"fmt"
-	"math"
 	"math/rand"
 	"os"
 
+	"tlkit/compare"
 	"tlkit/engine"
 	"tlkit/exporter"
 	"tlkit/nn"
@@ -64,32 +64,8 @@ func Export(m *nn.Model, path string, ortLib string, batch int, seed int64) (che
 		return nil, nil, err
 	}
 	got := outs[0].Data
-	c := &ExportCheck{Batch: batch, ORTVersion: ort.Version()}
-	var num, den float64
-	for i := range got {
-		d := math.Abs(float64(got[i]) - float64(want[i]))
-		c.MaxAbsDiff = math.Max(c.MaxAbsDiff, d)
-		num += d * d
-		den += float64(want[i]) * float64(want[i])
-	}
-	c.RelL2 = math.Sqrt(num / math.Max(den, 1e-300))
-	k := len(want) / batch
-	agree := 0
-	for r := 0; r < batch; r++ {
-		if argmax(got[r*k:(r+1)*k]) == argmax(want[r*k:(r+1)*k]) {
-			agree++
-		}
-	}
-	c.Top1Agree = float64(agree) / float64(batch)
+	c := &ExportCheck{Batch: batch, ORTVersion: ort.Version(), MaxAbsDiff: compare.MaxAbsDiff(got, want),
+		RelL2: compare.RelL2(got, want), Top1Agree: compare.Top1Agreement(got, want, batch)}
 	return c, nil, nil
 }
 
-func argmax(v []float32) int {
-	b := 0
-	for i, x := range v {
-		if x > v[b] {
-			b = i
-		}
-	}
-	return b
-}

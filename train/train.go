@@ -10,6 +10,7 @@ import (
 	"math"
 	"time"
 
+	"tlkit/compare"
 	"tlkit/datasets"
 	"tlkit/gpu"
 	"tlkit/nn"
@@ -236,7 +237,7 @@ func (t *Trainer) step(b *datasets.Batch, step, total int) (float64, int, error)
 	k := len(logits) / b.N
 	correct := 0
 	for i := 0; i < b.N; i++ {
-		if argmax(logits[i*k:(i+1)*k]) == b.Y[i] {
+		if compare.Argmax(logits[i*k:(i+1)*k]) == b.Y[i] {
 			correct++
 		}
 	}
@@ -247,12 +248,3 @@ func (t *Trainer) step(b *datasets.Batch, step, total int) (float64, int, error)
 	return loss, correct, s.update(t.Opt, t.Cfg.ClipNorm)
 }
 
-func argmax(row []float32) int {
-	best := 0
-	for j, v := range row {
-		if v > row[best] {
-			best = j
-		}
-	}
-	return best
-}

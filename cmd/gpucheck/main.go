@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"tlkit/blas"
+	"tlkit/compare"
 	"tlkit/engine"
 	"tlkit/gpu"
 	"tlkit/head"
@@ -241,50 +242,11 @@ func randLabels(n, classes int, seed int64) []int {
 	return y
 }
 
-// relL2 is ‖a−b‖/‖b‖.
-func relL2(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d, n float64
-	for i := range a {
-		x := float64(a[i]) - float64(b[i])
-		d += x * x
-		n += float64(b[i]) * float64(b[i])
-	}
-	if n == 0 {
-		return math.Sqrt(d)
-	}
-	return math.Sqrt(d / n)
-}
-
-func maxAbs(a, b []float32) float64 {
-	var m float64
-	for i := range a {
-		m = math.Max(m, math.Abs(float64(a[i])-float64(b[i])))
-	}
-	return m
-}
-
 func finite(x float64) any {
 	if math.IsNaN(x) || math.IsInf(x, 0) {
 		return fmt.Sprint(x)
 	}
 	return x
-}
-
-func argmaxRows(x []float32, k int) []int {
-	var out []int
-	for i := 0; i+k <= len(x); i += k {
-		best := 0
-		for j := 1; j < k; j++ {
-			if x[i+j] > x[i+best] {
-				best = j
-			}
-		}
-		out = append(out, best)
-	}
-	return out
 }
 
 // forwardCheck: ResNet-34 inference at batch 8 on the device vs the CPU engine, TF32 off (the
@@ -337,16 +299,10 @@ func forwardCheck(dev *gpu.Device, c *check) error {
 			if err != nil {
 				return r, err
 			}
-			r["rel_l2"] = finite(relL2(got, want))
-			r["max_abs"] = finite(maxAbs(got, want))
-			ga, wa := argmaxRows(got, 100), argmaxRows(want, 100)
-			agree := 0
-			for i := range ga {
-				if ga[i] == wa[i] {
-					agree++
-				}
-			}
-			r["top1_agree"] = fmt.Sprintf("%d/%d", agree, len(ga))
+			r["rel_l2"] = finite(compare.RelL2(got, want))
+			r["max_abs"] = finite(compare.MaxAbsDiff(got, want))
+			rows := len(want) / 100
+			r["top1_agree"] = fmt.Sprintf("%.0f/%d", compare.Top1Agreement(got, want, rows)*float64(rows), rows)
 			// Repeatability: a second run gives the same values.
 			if err := gp.Run(); err != nil {
 				return r, err
@@ -355,7 +311,7 @@ func forwardCheck(dev *gpu.Device, c *check) error {
 			if err != nil {
 				return r, err
 			}
-			r["rerun_max_abs"] = finite(maxAbs(again, got))
+			r["rerun_max_abs"] = finite(compare.MaxAbsDiff(again, got))
 			return r, nil
 		}()
 		if err != nil {
@@ -557,7 +513,7 @@ func stepCheck(dev *gpu.Device, c *check, build func() (*nn.Model, error), n int
 		}
 	}
 	for _, p := range ps {
-		e := relL2(mg.Tensor(p.Name).Data, p.W)
+		e := compare.RelL2(mg.Tensor(p.Name).Data, p.W)
 		adamErr = append(adamErr, named{p.Name, e})
 		if !(e <= 1e-6) {
 			bad = append(bad, fmt.Sprintf("Adam update of %s differs from optim.Adam on the same gradients by %.3g", p.Name, e))
@@ -565,13 +521,13 @@ func stepCheck(dev *gpu.Device, c *check, build func() (*nn.Model, error), n int
 	}
 	for _, t := range mc.Tensors() {
 		if t.Role == nn.Buffer {
-			sErr = append(sErr, named{t.Name, relL2(mg.Tensor(t.Name).Data, t.Data)})
+			sErr = append(sErr, named{t.Name, compare.RelL2(mg.Tensor(t.Name).Data, t.Data)})
 		}
 	}
 	rel := func(a, b float64) float64 { return math.Abs(a-b) / math.Max(math.Abs(b), 1e-12) }
 	c.Data["loss_float64"], c.Data["loss_cpu"], c.Data["loss_gpu"] = finite(loss64), finite(lossC), finite(lossG)
 	c.Data["loss_gpu_rel_err"], c.Data["loss_cpu_rel_err"] = finite(rel(lossG, loss64)), finite(rel(lossC, loss64))
-	c.Data["logits_gpu_rel_l2"], c.Data["logits_cpu_rel_l2"] = finite(relL2(logitsG, logits64)), finite(relL2(logitsC, logits64))
+	c.Data["logits_gpu_rel_l2"], c.Data["logits_cpu_rel_l2"] = finite(compare.RelL2(logitsG, logits64)), finite(compare.RelL2(logitsC, logits64))
 	c.Data["grad_gpu_err_max"], c.Data["grad_gpu_worst"] = finite(maxOf(gpuErr)), worst(gpuErr, 5)
 	c.Data["grad_cpu_err_max"], c.Data["grad_cpu_worst"] = finite(maxOf(cpuErr)), worst(cpuErr, 5)
 	c.Data["adam_rel_l2_max"] = finite(maxOf(adamErr))
@@ -584,7 +540,7 @@ func stepCheck(dev *gpu.Device, c *check, build func() (*nn.Model, error), n int
 	if e := rel(lossG, loss64); !(e <= 1e-4) {
 		bad = append(bad, fmt.Sprintf("loss differs from float64 by %.3g (relative)", e))
 	}
-	if e := relL2(logitsG, logits64); !(e <= 1e-4) {
+	if e := compare.RelL2(logitsG, logits64); !(e <= 1e-4) {
 		bad = append(bad, fmt.Sprintf("logits differ from float64 by %.3g (relative L2)", e))
 	}
 	sort.Strings(bad)

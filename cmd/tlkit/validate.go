@@ -10,6 +10,7 @@ import (
 	"codeberg.org/sbinet/npyio"
 	"github.com/urfave/cli/v2"
 
+	"tlkit/compare"
 	"tlkit/engine"
 	"tlkit/gpu"
 	"tlkit/importer"
@@ -157,27 +158,13 @@ func runValidate(c *cli.Context) error {
 			return fmt.Errorf("output %q: tlkit computed %d values, ONNX Runtime %d", m.Outputs[i].Name, len(got), len(want))
 		}
 		o := outputReport{Name: m.Outputs[i].Name, Shape: []int(p.OutputShape(i))}
-		var num, den float64
-		for j := range got {
-			d := math.Abs(float64(got[j]) - float64(want[j]))
-			o.MaxAbsDiff = math.Max(o.MaxAbsDiff, d)
-			num += d * d
-			den += float64(want[j]) * float64(want[j])
-		}
-		o.RelL2 = math.Sqrt(num / math.Max(den, 1e-300))
+		o.MaxAbsDiff, o.RelL2 = compare.MaxAbsDiff(got, want), compare.RelL2(got, want)
 		if len(o.Shape) == 2 && o.Shape[1] > 1 {
-			k := o.Shape[1]
-			agree := 0
-			for r := 0; r < o.Shape[0]; r++ {
-				if argmax32(got[r*k:(r+1)*k]) == argmax32(want[r*k:(r+1)*k]) {
-					agree++
-				}
-			}
-			f := float64(agree) / float64(o.Shape[0])
+			f := compare.Top1Agreement(got, want, o.Shape[0])
 			o.Top1Agreement = &f
 		}
 		if gpuOuts != nil {
-			vo, vc := relL2(gpuOuts[i], want), relL2(gpuOuts[i], got)
+			vo, vc := compare.RelL2(gpuOuts[i], want), compare.RelL2(gpuOuts[i], got)
 			o.GPURelL2VsORT, o.GPURelL2VsCPU = &vo, &vc
 			if !(vo <= rep.Tolerance) {
 				rep.OK = false
@@ -220,16 +207,6 @@ func runValidate(c *cli.Context) error {
 		return cli.Exit("", 1)
 	}
 	return nil
-}
-
-func argmax32(v []float32) int {
-	b := 0
-	for i, x := range v {
-		if x > v[b] {
-			b = i
-		}
-	}
-	return b
 }
 
 // validationInput reads --input or draws a random batch in the model's input shape.
@@ -286,14 +263,4 @@ func validationInput(c *cli.Context, m *nn.Model) ([]float32, []int, string, err
 		x[i] = float32(rng.NormFloat64())
 	}
 	return x, shape, fmt.Sprintf("standard normal, seed %d, shape %v", c.Int64("seed"), shape), nil
-}
-
-func relL2(a, b []float32) float64 {
-	var num, den float64
-	for i := range a {
-		d := float64(a[i]) - float64(b[i])
-		num += d * d
-		den += float64(b[i]) * float64(b[i])
-	}
-	return math.Sqrt(num / math.Max(den, 1e-300))
 }
