@@ -84,15 +84,20 @@ type UnsupportedError struct {
 }
 
 func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("unsupported operators (%d):", len(e.Ops)) + OpList(e.Ops)
+}
+
+// OpList formats op type -> node names as the lines of an unsupported-operator error, sorted by
+// type, each naming its first five nodes.
+func OpList(ops map[string][]string) string {
 	var types []string
-	for t := range e.Ops {
+	for t := range ops {
 		types = append(types, t)
 	}
 	sort.Strings(types)
 	var b strings.Builder
-	fmt.Fprintf(&b, "unsupported operators (%d):", len(types))
 	for _, t := range types {
-		names := e.Ops[t]
+		names := ops[t]
 		shown := names
 		if len(shown) > 5 {
 			shown = shown[:5]

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"sort"
-	"strings"
 
 	"gorgonia.org/tensor"
 
@@ -119,25 +118,7 @@ type UnsupportedError struct {
 }
 
 func (e *UnsupportedError) Error() string {
-	var keys []string
-	for k := range e.Ops {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var b strings.Builder
-	fmt.Fprintf(&b, "gpu: the program uses %d op type(s) the GPU backend cannot run:", len(keys))
-	for _, k := range keys {
-		ns := e.Ops[k]
-		shown := ns
-		if len(shown) > 4 {
-			shown = shown[:4]
-		}
-		fmt.Fprintf(&b, "\n  %s: %d node(s): %s", k, len(ns), strings.Join(shown, ", "))
-		if len(ns) > len(shown) {
-			fmt.Fprintf(&b, ", ... (%d more)", len(ns)-len(shown))
-		}
-	}
-	return b.String()
+	return fmt.Sprintf("gpu: the program uses %d op type(s) the GPU backend cannot run:", len(e.Ops)) + engine.OpList(e.Ops)
 }
 
 const align = 256
