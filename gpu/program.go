@@ -423,7 +423,7 @@ func (pr *Program) stepFunc(s dstep, cd *convDescs, ch algoChoice, stats [2]*hos
 		} else {
 			sm = node.Op().(*ops.SoftmaxGrad).Fwd
 		}
-		outer, len_, inner := axisSplit(sm.OutShape(), sm.Axis)
+		outer, len_, inner := ops.AxisSplit(sm.OutShape(), sm.Axis)
 		lg := 0
 		if sm.Log {
 			lg = 1
@@ -544,20 +544,6 @@ func binaryGradMode(op *ops.BinaryGrad) int {
 func planesOf(s tensor.Shape) (planes, p int) {
 	planes = s[0] * s[1]
 	return planes, s.TotalSize() / planes
-}
-
-// axisSplit views a shape as outer×n×inner around axis (as ops does).
-func axisSplit(s tensor.Shape, axis int) (outer, n, inner int) {
-	outer, inner = 1, 1
-	for i, d := range s {
-		switch {
-		case i < axis:
-			outer *= d
-		case i > axis:
-			inner *= d
-		}
-	}
-	return outer, s[axis], inner
 }
 
 // Run executes the program once: forward, and for training programs the loss and gradients.

@@ -318,7 +318,7 @@ func (s *sim) step(st dstep) {
 		} else {
 			sm = node.Op().(*ops.SoftmaxGrad).Fwd
 		}
-		outer, n, inner := axisSplit(sm.OutShape(), sm.Axis)
+		outer, n, inner := ops.AxisSplit(sm.OutShape(), sm.Axis)
 		for r := 0; r < outer*inner; r++ {
 			base := (r/inner)*n*inner + r%inner
 			if st.op == opSoftmax {

@@ -8,8 +8,9 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// axisSplit views a shape as outer×n×inner around axis.
-func axisSplit(s tensor.Shape, axis int) (outer, n, inner int) {
+// AxisSplit views a shape as outer×n×inner around axis: the layout of softmax and of every
+// other op that works along one axis.
+func AxisSplit(s tensor.Shape, axis int) (outer, n, inner int) {
 	outer, inner = 1, 1
 	for i, d := range s {
 		switch {
@@ -56,7 +57,7 @@ func (op *Softmax) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 }
 
 func softmaxFwd[T Float](op *Softmax, x, y []T) {
-	outer, n, inner := axisSplit(op.out, op.Axis)
+	outer, n, inner := AxisSplit(op.out, op.Axis)
 	parallelFor(outer*inner, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			base := (r/inner)*n*inner + r%inner
@@ -105,7 +106,7 @@ func (op *SoftmaxGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 }
 
 func softmaxBwd[T Float](op *Softmax, y, dy, dx []T) {
-	outer, n, inner := axisSplit(op.out, op.Axis)
+	outer, n, inner := AxisSplit(op.out, op.Axis)
 	parallelFor(outer*inner, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			base := (r/inner)*n*inner + r%inner
