@@ -23,6 +23,19 @@ func AxisSplit(s tensor.Shape, axis int) (outer, n, inner int) {
 	return outer, s[axis], inner
 }
 
+// maxExpSum returns the maximum m of the n values x[base], x[base+stride], ... and Σ exp(v − m),
+// in float64: the numerically stable pieces of their softmax and log-sum-exp.
+func maxExpSum[T Float](x []T, base, n, stride int) (m, s float64) {
+	m = math.Inf(-1)
+	for k := 0; k < n; k++ {
+		m = math.Max(m, float64(x[base+k*stride]))
+	}
+	for k := 0; k < n; k++ {
+		s += math.Exp(float64(x[base+k*stride]) - m)
+	}
+	return m, s
+}
+
 // Softmax is ONNX's Softmax or, with Log set, LogSoftmax, along one axis (opset 13 semantics).
 type Softmax struct {
 	base
@@ -61,14 +74,7 @@ func softmaxFwd[T Float](op *Softmax, x, y []T) {
 	parallelFor(outer*inner, 64, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			base := (r/inner)*n*inner + r%inner
-			mx := math.Inf(-1)
-			for k := 0; k < n; k++ {
-				mx = math.Max(mx, float64(x[base+k*inner]))
-			}
-			var s float64
-			for k := 0; k < n; k++ {
-				s += math.Exp(float64(x[base+k*inner]) - mx)
-			}
+			mx, s := maxExpSum(x, base, n, inner)
 			ls := math.Log(s)
 			for k := 0; k < n; k++ {
 				v := float64(x[base+k*inner]) - mx - ls
@@ -175,14 +181,7 @@ func crossEntropy[T Float](op *CrossEntropy, z, y []T) (float64, error) {
 			return 0, err
 		}
 		row := z[i*k : (i+1)*k]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, float64(v))
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v) - mx)
-		}
+		mx, s := maxExpSum(row, 0, k, 1)
 		loss += mx + math.Log(s) - float64(row[c])
 	}
 	if !op.Sum {
@@ -224,14 +223,7 @@ func crossEntropyBwd[T Float](op *CrossEntropy, z, y []T, g T, dz []T) error {
 			return err
 		}
 		row, drow := z[i*k:(i+1)*k], dz[i*k:(i+1)*k]
-		mx := math.Inf(-1)
-		for _, v := range row {
-			mx = math.Max(mx, float64(v))
-		}
-		var s float64
-		for _, v := range row {
-			s += math.Exp(float64(v) - mx)
-		}
+		mx, s := maxExpSum(row, 0, k, 1)
 		for j, v := range row {
 			p := math.Exp(float64(v)-mx) / s
 			if j == c {
