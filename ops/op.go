@@ -123,8 +123,8 @@ func Dense(v G.Value) (*tensor.Dense, error) {
 	return nil, fmt.Errorf("ops: unsupported value type %T", v)
 }
 
-// doKernel implements gorgonia's Do for a Kernel: allocate the output, then Exec.
-func doKernel(k Kernel, out tensor.Shape, vs []G.Value) (G.Value, error) {
+// denses views gorgonia values as dense tensors (Dense on each).
+func denses(vs []G.Value) ([]*tensor.Dense, error) {
 	in := make([]*tensor.Dense, len(vs))
 	for i, v := range vs {
 		d, err := Dense(v)
@@ -132,6 +132,15 @@ func doKernel(k Kernel, out tensor.Shape, vs []G.Value) (G.Value, error) {
 			return nil, err
 		}
 		in[i] = d
+	}
+	return in, nil
+}
+
+// doKernel implements gorgonia's Do for a Kernel: allocate the output, then Exec.
+func doKernel(k Kernel, out tensor.Shape, vs []G.Value) (G.Value, error) {
+	in, err := denses(vs)
+	if err != nil {
+		return nil, err
 	}
 	o := tensor.New(tensor.Of(in[0].Dtype()), tensor.WithShape(out...))
 	if err := k.Exec(o, in); err != nil {
@@ -141,13 +150,9 @@ func doKernel(k Kernel, out tensor.Shape, vs []G.Value) (G.Value, error) {
 }
 
 func doScalar(k ScalarKernel, vs []G.Value) (G.Value, error) {
-	in := make([]*tensor.Dense, len(vs))
-	for i, v := range vs {
-		d, err := Dense(v)
-		if err != nil {
-			return nil, err
-		}
-		in[i] = d
+	in, err := denses(vs)
+	if err != nil {
+		return nil, err
 	}
 	r, err := k.ExecScalar(in)
 	if err != nil {
