@@ -360,7 +360,7 @@ func lowerSlice(c *lowering, n *nn.Node) error {
 			return err
 		}
 		v := values(t)
-		st := rowStridesInt(t.Shape)
+		st := ops.RowStrides(t.Shape)
 		var out []float64
 		idx := make([]int, len(size))
 		total := nn.Numel(size)
@@ -403,16 +403,6 @@ func lowerSlice(c *lowering, n *nn.Node) error {
 		return err
 	}
 	return c.out(n, y)
-}
-
-func rowStridesInt(s []int) []int {
-	st := make([]int, len(s))
-	acc := 1
-	for i := len(s) - 1; i >= 0; i-- {
-		st[i] = acc
-		acc *= s[i]
-	}
-	return st
 }
 
 func lowerConcat(c *lowering, n *nn.Node) error {

@@ -54,16 +54,9 @@ func Finetune(ctx context.Context, m *nn.Model, resume *train.Loaded, o Finetune
 		logf(o.Log, "note: %s", n)
 	}
 	res.Notes = data.Notes
-	classes := o.Classes
-	if classes == 0 {
-		classes = data.Classes
-	}
-	m, h, err := PrepareHead(m, classes, cfg.Seed)
+	m, _, err = headFor(m, o.Classes, data, o.Data.Name, cfg.Seed)
 	if err != nil {
 		return nil, err
-	}
-	if h.Out != data.Classes {
-		return nil, fmt.Errorf("the head has %d classes but %s has %d", h.Out, o.Data.Name, data.Classes)
 	}
 	m.Freeze(func(string) bool { return false })
 	data.Record(m, o.Data)

@@ -91,6 +91,22 @@ func PrepareHead(m *nn.Model, classes int, seed int64) (*nn.Model, *head.Head, e
 	return head.Replace(m, classes, seed)
 }
 
+// headFor gives m (PrepareHead) a head for the dataset's classes; classes, when not 0, must
+// agree with them.
+func headFor(m *nn.Model, classes int, data *Data, dataset string, seed int64) (*nn.Model, *head.Head, error) {
+	if classes == 0 {
+		classes = data.Classes
+	}
+	m, h, err := PrepareHead(m, classes, seed)
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.Out != data.Classes {
+		return nil, nil, fmt.Errorf("the head has %d classes but %s has %d", h.Out, dataset, data.Classes)
+	}
+	return m, h, nil
+}
+
 // extractor chooses who computes a backbone's features.
 func extractor(bb *nn.Model, engine, lib string, dev *gpu.Device, log io.Writer) (backbone.Extractor, error) {
 	if dev != nil && (engine == "auto" || engine == "" || engine == "tlkit") {
@@ -162,16 +178,9 @@ func Transfer(ctx context.Context, m *nn.Model, resume *train.Loaded, o Transfer
 	for _, n := range data.Notes {
 		logf(o.Log, "note: %s", n)
 	}
-	classes := o.Classes
-	if classes == 0 {
-		classes = data.Classes
-	}
-	m, h, err := PrepareHead(m, classes, cfg.Seed)
+	m, h, err := headFor(m, o.Classes, data, o.Data.Name, cfg.Seed)
 	if err != nil {
 		return nil, err
-	}
-	if h.Out != data.Classes {
-		return nil, fmt.Errorf("the head has %d classes but %s has %d", h.Out, o.Data.Name, data.Classes)
 	}
 	head.FreezeBackbone(m, h)
 	data.Record(m, o.Data)

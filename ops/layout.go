@@ -7,8 +7,8 @@ import (
 	"gorgonia.org/tensor"
 )
 
-// strides of a row-major shape.
-func rowStrides(s tensor.Shape) []int {
+// RowStrides are the strides of a row-major shape.
+func RowStrides(s []int) []int {
 	st := make([]int, len(s))
 	acc := 1
 	for i := len(s) - 1; i >= 0; i-- {
@@ -58,7 +58,7 @@ func (op *Transpose) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 
 // permute writes x (shape xs) with axes perm into y.
 func permute[T Float](x []T, xs tensor.Shape, perm []int, y []T) {
-	st := rowStrides(xs)
+	st := RowStrides(xs)
 	ys := make(tensor.Shape, len(perm))
 	src := make([]int, len(perm)) // stride in x of each y axis
 	for i, p := range perm {
@@ -106,7 +106,7 @@ func NewSlice(x *G.Node, starts []int, size tensor.Shape) (*G.Node, error) {
 
 // boxCopy copies between a box of a big tensor and a small one; toSmall selects the direction.
 func boxCopy[T Float](big []T, bs tensor.Shape, starts []int, small []T, ss tensor.Shape, toSmall bool) {
-	st := rowStrides(bs)
+	st := RowStrides(bs)
 	off := 0
 	for i, s := range starts {
 		off += s * st[i]
