@@ -68,4 +68,3 @@ func Export(m *nn.Model, path string, ortLib string, batch int, seed int64) (che
 		RelL2: compare.RelL2(got, want), Top1Agree: compare.Top1Agreement(got, want, batch)}
 	return c, nil, nil
 }
-

@@ -247,4 +247,3 @@ func (t *Trainer) step(b *datasets.Batch, step, total int) (float64, int, error)
 	t.Opt.LR = t.Cfg.Schedule.LR(step, total)
 	return loss, correct, s.update(t.Opt, t.Cfg.ClipNorm)
 }
-
