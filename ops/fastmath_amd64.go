@@ -18,10 +18,10 @@ var tanhConsts = [...]float32{
 func tanhF32x8(x, y *float32, n int, c *float32)
 
 // tanhVec computes y = tanh32(x) for the first elements of x with AVX2 (on machines with it,
-// winoISA) and returns how many; the caller does the rest.
+// vecISA) and returns how many; the caller does the rest.
 func tanhVec(x, y []float32) int {
 	n := len(x) &^ 7
-	if winoISA < winoISAAVX2 || n == 0 {
+	if vecISA < isaAVX2 || n == 0 {
 		return 0
 	}
 	_ = y[n-1]

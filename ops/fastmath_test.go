@@ -85,7 +85,7 @@ func TestTanhVector(t *testing.T) {
 		math.SmallestNonzeroFloat32, 1e-30, -1e-30)
 	y := make([]float32, len(x))
 	n := tanhVec(x, y)
-	if winoBestISA >= winoISAAVX2 && n != len(x)&^7 {
+	if bestISA >= isaAVX2 && n != len(x)&^7 {
 		t.Fatalf("vector path did %d of %d", n, len(x))
 	}
 	t.Logf("vector path: %d of %d values", n, len(x))

@@ -2,36 +2,7 @@
 
 package ops
 
-import "golang.org/x/sys/cpu"
-
-// Vector paths for the float32 Winograd transforms (winograd_amd64.s): AVX-512 where the CPU
-// and OS support it, else AVX2, else none (the Go code). Each does exactly the Go code's
-// operations lane by lane, so the results are bitwise the same; float64 always takes the Go
-// code.
-
-const (
-	winoISAGo = iota
-	winoISAAVX2
-	winoISAAVX512
-)
-
-// winoISA is the instruction set the float32 transforms use; tests lower it to check each path.
-var winoISA = winoDetectISA()
-
-// winoBestISA is the best instruction set this machine supports.
-var winoBestISA = winoISA
-
-// winoDetectISA asks golang.org/x/sys/cpu, which checks both the CPU (CPUID) and that the OS
-// saves the YMM and ZMM state (XGETBV).
-func winoDetectISA() int {
-	switch {
-	case cpu.X86.HasAVX512F:
-		return winoISAAVX512
-	case cpu.X86.HasAVX2:
-		return winoISAAVX2
-	}
-	return winoISAGo
-}
+// Vector paths for the float32 Winograd transforms (winograd_amd64.s), chosen by vecISA (isa.go).
 
 //go:noescape
 func winoInputRows512(r0, r1, r2, r3 *float32, n int, out *float32)
@@ -54,10 +25,10 @@ func wgDyRows256(row0, row1 *float32, n int, out *float32)
 // winoVecTiles is how many of n tiles the vector path takes: all of them with AVX-512 (masked
 // loads and stores), whole 8-tile passes with AVX2.
 func winoVecTiles(n int) int {
-	switch winoISA {
-	case winoISAAVX512:
+	switch vecISA {
+	case isaAVX512:
 		return n
-	case winoISAAVX2:
+	case isaAVX2:
 		return n &^ 7
 	}
 	return 0
@@ -72,7 +43,7 @@ func winoInputRowsF32(row0, row1, row2, row3 []float32, n int, out []float32) in
 	}
 	// The kernels read columns [0, 2d+2) of the rows and write tiles [0, d) of 16 planes.
 	_, _, _, _, _ = row0[2*d+1], row1[2*d+1], row2[2*d+1], row3[2*d+1], out[15*winoKB+d-1]
-	if winoISA == winoISAAVX512 {
+	if vecISA == isaAVX512 {
 		winoInputRows512(&row0[0], &row1[0], &row2[0], &row3[0], d, &out[0])
 	} else {
 		winoInputRows256(&row0[0], &row1[0], &row2[0], &row3[0], d, &out[0])
@@ -87,7 +58,7 @@ func winoOutputRows2F32(in []float32, n int, bv float32, row0, row1 []float32) i
 		return 0
 	}
 	_, _, _ = in[15*winoKB+d-1], row0[2*d-1], row1[2*d-1]
-	if winoISA == winoISAAVX512 {
+	if vecISA == isaAVX512 {
 		winoOutputRows512(&in[0], d, bv, &row0[0], &row1[0])
 	} else {
 		winoOutputRows256(&in[0], d, bv, &row0[0], &row1[0])
@@ -102,7 +73,7 @@ func wgDyRowsF32(row0, row1 []float32, n int, out []float32) int {
 		return 0
 	}
 	_, _, _ = row0[2*d-1], row1[2*d-1], out[15*winoKB+d-1]
-	if winoISA == winoISAAVX512 {
+	if vecISA == isaAVX512 {
 		wgDyRows512(&row0[0], &row1[0], d, &out[0])
 	} else {
 		wgDyRows256(&row0[0], &row1[0], d, &out[0])
@@ -119,7 +90,7 @@ func wgInverseRow512(row *float32, cs, c int, k *float32)
 // winoKernelF32 is winoKernel's vector path for the kernels [lo, hi) (flat o·c+i indices) of w
 // into u, whose planes are us apart; it reports whether it did them.
 func winoKernelF32(w []float32, lo, hi int, u []float32, us int) bool {
-	if winoISA != winoISAAVX512 || hi <= lo {
+	if vecISA != isaAVX512 || hi <= lo {
 		return false
 	}
 	_, _ = w[9*hi-1], u[15*us+hi-1]
@@ -129,7 +100,7 @@ func winoKernelF32(w []float32, lo, hi int, u []float32, us int) bool {
 
 // wgInverseRowF32 is wgInverseRow's vector path; it reports whether it did the row.
 func wgInverseRowF32(row []float32, cs, c int, k []float32) bool {
-	if winoISA != winoISAAVX512 || c <= 0 {
+	if vecISA != isaAVX512 || c <= 0 {
 		return false
 	}
 	_, _ = row[15*cs+c-1], k[9*c-1]

@@ -4,16 +4,6 @@ package ops
 
 // Without vector paths every transform runs the Go code.
 
-const (
-	winoISAGo = iota
-	winoISAAVX2
-	winoISAAVX512
-)
-
-var winoISA = winoISAGo
-
-var winoBestISA = winoISA
-
 func winoInputRowsF32(row0, row1, row2, row3 []float32, n int, out []float32) int { return 0 }
 
 func winoOutputRows2F32(in []float32, n int, bv float32, row0, row1 []float32) int { return 0 }

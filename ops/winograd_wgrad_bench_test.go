@@ -70,7 +70,7 @@ func BenchmarkWinogradWeight(b *testing.B) {
 // The GEMMs dominate; what the transforms leave is mostly memory traffic (reading x and dy,
 // writing the blocks), which vector code does not shorten.
 func BenchmarkWinogradISA(b *testing.B) {
-	defer func() { winoISA = winoBestISA }()
+	defer func() { vecISA = bestISA }()
 	for _, tc := range winoResNetLayers {
 		g, _ := tc.geom()
 		rng := rand.New(rand.NewSource(1))
@@ -86,9 +86,9 @@ func BenchmarkWinogradISA(b *testing.B) {
 			{"bwd", func() { winogradBackwardData(&g, w, y, x) }},
 			{"wgrad", func() { winogradBackwardWeight(&g, x, y, w) }},
 		} {
-			for _, isa := range winoISAs() {
+			for _, isa := range vecISAs() {
 				b.Run(fmt.Sprintf("%s/%s/isa%d", name, k.name, isa), func(b *testing.B) {
-					winoISA = isa
+					vecISA = isa
 					k.fn()
 					b.ResetTimer()
 					for i := 0; i < b.N; i++ {
@@ -111,7 +111,7 @@ func BenchmarkWinogradISA(b *testing.B) {
 //	kernel   6.1  6.1   1.55
 //	inverse  5.4  5.4   2.0
 func BenchmarkWinogradTransforms(b *testing.B) {
-	defer func() { winoISA = winoBestISA }()
+	defer func() { vecISA = bestISA }()
 	rng := rand.New(rand.NewSource(1))
 	const n = 256
 	rows := winoRandSlice[float32](rng, 4*(2*n+2))
@@ -119,7 +119,7 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 	kw := winoRandSlice[float32](rng, 9*n)
 	ku := make([]float32, 16*winoPlaneStride(n))
 	krow := winoRandSlice[float32](rng, 16*wgRowStride(n))
-	for _, isa := range winoISAs() {
+	for _, isa := range vecISAs() {
 		r := func(i int) []float32 { return rows[i*(2*n+2) : (i+1)*(2*n+2)] }
 		for _, k := range []struct {
 			name string
@@ -132,7 +132,7 @@ func BenchmarkWinogradTransforms(b *testing.B) {
 			{"inverse", func() { wgInverseRow(krow, wgRowStride(n), n, kw) }},
 		} {
 			b.Run(fmt.Sprintf("%s/isa%d", k.name, isa), func(b *testing.B) {
-				winoISA = isa
+				vecISA = isa
 				for i := 0; i < b.N; i++ {
 					k.fn()
 				}

@@ -178,10 +178,10 @@ func TestWinogradWeightResNetLayers(t *testing.T) {
 	}
 }
 
-// winoISAs lists the instruction sets this machine can run the float32 transforms with.
-func winoISAs() []int {
+// vecISAs lists the instruction sets this machine can run the float32 transforms with.
+func vecISAs() []int {
 	var l []int
-	for isa := winoISAGo; isa <= winoBestISA; isa++ {
+	for isa := isaGo; isa <= bestISA; isa++ {
 		l = append(l, isa)
 	}
 	return l
@@ -191,7 +191,7 @@ func winoISAs() []int {
 // Go code, bitwise, for tile counts around the vector widths, and that it writes nothing
 // outside its output.
 func TestWinogradTransformsVector(t *testing.T) {
-	defer func() { winoISA = winoBestISA }()
+	defer func() { vecISA = bestISA }()
 	rng := rand.New(rand.NewSource(11))
 	const canary = float32(12345)
 	fill := func(n int, c float32) []float32 {
@@ -209,9 +209,9 @@ func TestWinogradTransformsVector(t *testing.T) {
 			}
 		}
 	}
-	for _, isa := range winoISAs()[1:] {
+	for _, isa := range vecISAs()[1:] {
 		for n := 1; n <= 70; n++ {
-			winoISA = isa
+			vecISA = isa
 			// Rows with exactly the columns the tiles read; values with many significant bits
 			// so that any reordering of the additions would show.
 			rows := make([][]float32, 4)
@@ -239,9 +239,9 @@ func TestWinogradTransformsVector(t *testing.T) {
 				u1 := fill(16*winoPlaneStride(mc[0]*mc[1]), canary)
 				u2 := fill(len(u1), canary)
 				winoKernel(w, mc[0], mc[1], u1)
-				winoISA = winoISAGo
+				vecISA = isaGo
 				winoKernel(w, mc[0], mc[1], u2)
-				winoISA = isa
+				vecISA = isa
 				same("kernel transform", isa, n, u1, u2)
 			}
 			cs := wgRowStride(n)
@@ -263,7 +263,7 @@ func TestWinogradTransformsVector(t *testing.T) {
 // TestWinogradVectorWhole checks that the float32 convolutions give bitwise the same results
 // on every instruction set.
 func TestWinogradVectorWhole(t *testing.T) {
-	defer func() { winoISA = winoBestISA }()
+	defer func() { vecISA = bestISA }()
 	for i, tc := range append(winoCases()[:40], winoResNetLayers[4], winoResNetLayers[0]) {
 		g, _ := tc.geom()
 		rng := rand.New(rand.NewSource(int64(i)))
@@ -275,8 +275,8 @@ func TestWinogradVectorWhole(t *testing.T) {
 			bias = winoRandSlice[float32](rng, g.M)
 		}
 		var ref [3][]float32
-		for _, isa := range winoISAs() {
-			winoISA = isa
+		for _, isa := range vecISAs() {
+			vecISA = isa
 			y := make([]float32, len(dy))
 			dx := make([]float32, len(x))
 			dw := make([]float32, len(w))
@@ -284,7 +284,7 @@ func TestWinogradVectorWhole(t *testing.T) {
 			winogradBackwardData(&g, w, dy, dx)
 			winogradBackwardWeight(&g, x, dy, dw)
 			for k, got := range [3][]float32{y, dx, dw} {
-				if isa == winoISAGo {
+				if isa == isaGo {
 					ref[k] = got
 					continue
 				}
