@@ -74,9 +74,8 @@ func NewMaxPool(x *G.Node, g PoolGeom) (*G.Node, error) {
 	return apply(&MaxPool{base: newBase(fmt.Sprintf("MaxPool%dx%d/s%d", g.KH, g.KW, g.SH), g.outShape(), x.Shape()), Geom: g}, x)
 }
 
-// maxPlane pools one channel plane (y, when not nil) and routes dy to each window's first
-// maximum (dx, when not nil). The backward pass uses it; the forward pass has maxPlaneFwd.
-func maxPlane[T Float](g *PoolGeom, x []T, y []T, dy []T, dx []T) {
+// maxPlaneBwd adds each dy of one channel plane into dx at its window's first maximum.
+func maxPlaneBwd[T Float](g *PoolGeom, x, dy, dx []T) {
 	for oh := 0; oh < g.OH; oh++ {
 		for ow := 0; ow < g.OW; ow++ {
 			best := T(math.Inf(-1))
@@ -96,10 +95,7 @@ func maxPlane[T Float](g *PoolGeom, x []T, y []T, dy []T, dx []T) {
 					}
 				}
 			}
-			if y != nil {
-				y[oh*g.OW+ow] = best
-			}
-			if dx != nil && at >= 0 {
+			if at >= 0 {
 				dx[at] += dy[oh*g.OW+ow]
 			}
 		}
@@ -174,7 +170,7 @@ func maxPoolBwd[T Float](g *PoolGeom, x, dy, dx []T) {
 	parallelFor(g.N*g.C, 4, func(lo, hi int) {
 		zero(dx[lo*hw : hi*hw])
 		for p := lo; p < hi; p++ {
-			maxPlane(g, x[p*hw:(p+1)*hw], nil, dy[p*ohw:(p+1)*ohw], dx[p*hw:(p+1)*hw])
+			maxPlaneBwd(g, x[p*hw:(p+1)*hw], dy[p*ohw:(p+1)*ohw], dx[p*hw:(p+1)*hw])
 		}
 	})
 }
