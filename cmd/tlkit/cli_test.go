@@ -1,9 +1,11 @@
 package main
 
 import (
+	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -106,6 +108,29 @@ func TestValidate(t *testing.T) {
 	r = run(t, nil, "validate", "../../testdata/onnx/resnet_folded.onnx", "--tol", "1e-30")
 	if r.code != 1 || !strings.Contains(r.stdout, "FAIL") {
 		t.Errorf("impossible tolerance: exit %d\n%s", r.code, r.stdout)
+	}
+	// --input: the batch make_models.py saved with numpy (x.npy inside lenet5.npz).
+	zr, err := zip.OpenReader("../../testdata/onnx/lenet5.npz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	f, err := zr.Open("x.npy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	npy, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xPath := filepath.Join(t.TempDir(), "x.npy")
+	if err := os.WriteFile(xPath, npy, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = run(t, nil, "validate", "../../testdata/onnx/lenet5.onnx", "--input", xPath, "--json")
+	v = decode(t, r.stdout)
+	if r.code != 0 || v["ok"] != true || v["input"] != xPath || v["rel_l2"].(float64) > 1e-5 {
+		t.Errorf("validate --input x.npy: exit %d, %v %s", r.code, v, r.stderr)
 	}
 	// Missing ONNX Runtime: the message says how to install it.
 	r = run(t, []string{"ONNXRUNTIME_LIB=/nonexistent/libonnxruntime.so"}, "validate", "../../testdata/onnx/mlp.onnx")

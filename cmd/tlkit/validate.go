@@ -82,6 +82,9 @@ func runValidate(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return cli.Exit("validate takes one MODEL.onnx argument (see tlkit validate --help)", 2)
 	}
+	if tol := c.Float64("tol"); !(tol >= 0) {
+		return cli.Exit(fmt.Sprintf("--tol %v: give a relative L2 error of 0 or more", tol), 2)
+	}
 	path := c.Args().First()
 	m, err := importer.ReadFile(path)
 	if err != nil {
@@ -223,11 +226,16 @@ func validationInput(c *cli.Context, m *nn.Model) ([]float32, []int, string, err
 			return nil, nil, "", fmt.Errorf("%s: not a .npy file: %v", path, err)
 		}
 		shape := r.Header.Descr.Shape
+		if r.Header.Descr.Fortran {
+			return nil, nil, "", fmt.Errorf("%s holds a Fortran-order array; save a C-order one (numpy.ascontiguousarray)", path)
+		}
+		// npyio keeps the descr's quotes: '<f4'
+		typ := strings.Trim(r.Header.Descr.Type, `'"`)
 		var x []float32
 		switch {
-		case strings.HasSuffix(r.Header.Descr.Type, "f4"):
+		case strings.HasSuffix(typ, "f4"):
 			err = r.Read(&x)
-		case strings.HasSuffix(r.Header.Descr.Type, "f8"):
+		case strings.HasSuffix(typ, "f8"):
 			var d []float64
 			if err = r.Read(&d); err == nil {
 				x = make([]float32, len(d))
@@ -236,7 +244,7 @@ func validationInput(c *cli.Context, m *nn.Model) ([]float32, []int, string, err
 				}
 			}
 		default:
-			return nil, nil, "", fmt.Errorf("%s: element type %s; want float32 or float64", path, r.Header.Descr.Type)
+			return nil, nil, "", fmt.Errorf("%s: element type %s; want float32 or float64", path, typ)
 		}
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("%s: %v", path, err)
@@ -252,9 +260,12 @@ func validationInput(c *cli.Context, m *nn.Model) ([]float32, []int, string, err
 		return x, shape, path, nil
 	}
 	shape := append([]int{c.Int("batch")}, want[1:]...)
+	if shape[0] < 1 {
+		return nil, nil, "", fmt.Errorf("--batch %d: give a batch of 1 or more", shape[0])
+	}
 	for _, d := range shape {
 		if d < 1 {
-			return nil, nil, "", fmt.Errorf("the model's input %q has shape %v; give --input with a concrete batch", m.Inputs[0].Name, want)
+			return nil, nil, "", fmt.Errorf("the model's input %q has shape %v; give --input with a concrete shape", m.Inputs[0].Name, want)
 		}
 	}
 	rng := rand.New(rand.NewSource(c.Int64("seed")))
