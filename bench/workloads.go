@@ -43,10 +43,12 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 	if o.Python == "" {
 		o.Python = "/usr/bin/python3"
 	}
-	if o.Peers {
+	// withTorch is whether the PyTorch rows get their peer; ONNX Runtime's rows only need o.Peers.
+	withTorch := o.Peers
+	if withTorch {
 		if err := PeerAvailable(o.Python); err != nil {
 			o.logf("note: %v; PyTorch columns stay empty", err)
-			o.Peers = false
+			withTorch = false
 		}
 	}
 	var rows []Row
@@ -74,7 +76,7 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 			return rows, err
 		}
 		r.TLKitRuns = v
-		if o.Peers {
+		if withTorch {
 			p, err := torch(ctx, &o, "mnist-epoch", "--model", name, "--mnist", mnistDir, "--repeats", strconv.Itoa(o.Repeats))
 			if err != nil {
 				return rows, err
@@ -99,7 +101,7 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 		}
 		r := Row{Name: w, Unit: "s", PeerName: "pytorch", TLKitRuns: runs, Note: "full fine-tuning step: forward, backward, Adam"}
 		m := Row{Name: w + "/peak-rss", Unit: "MiB", PeerName: "pytorch", TLKitRuns: rss, Note: "peak resident memory of the process"}
-		if o.Peers {
+		if withTorch {
 			var pr, pm []float64
 			for i := 0; i < o.Repeats; i++ {
 				p, err := torch(ctx, &o, "resnet-step", "--batch", strconv.Itoa(c.batch), "--size", strconv.Itoa(c.size), "--repeats", "3")
@@ -119,7 +121,7 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 			continue
 		}
 		o.logf("running %s", w)
-		r, err := forward(c.batch, c.size, o.Repeats)
+		r, err := forward(c.batch, c.size, o.Repeats, o.Peers)
 		if err != nil {
 			return rows, err
 		}
@@ -127,7 +129,7 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 	}
 	if o.wants("transfer-job") {
 		o.logf("running transfer-job")
-		r, err := transferJob(ctx, &o)
+		r, err := transferJob(ctx, &o, withTorch)
 		if err != nil {
 			return rows, err
 		}
@@ -184,7 +186,9 @@ func randomInput(n int) []float32 {
 	return x
 }
 
-func forward(batch, size, repeats int) (Row, error) {
+// forward times inference of an imported ResNet-34 in tlkit's engine and, when peers is set and
+// ONNX Runtime is installed, in ONNX Runtime.
+func forward(batch, size, repeats int, peers bool) (Row, error) {
 	r := Row{Name: fmt.Sprintf("resnet34-forward/b%d/%d", batch, size), Unit: "img/s", PeerName: "onnxruntime",
 		Note: "inference of an imported ResNet-34 (the frozen backbone's work)"}
 	m, b, err := importedResNet34(size)
@@ -204,9 +208,11 @@ func forward(batch, size, repeats int) (Row, error) {
 	for _, s := range t {
 		r.TLKitRuns = append(r.TLKitRuns, float64(batch)/s)
 	}
+	if !peers {
+		return r, nil
+	}
 	if _, err := ort.LibraryPath(""); err != nil {
-		r.Note += "; ONNX Runtime not installed"
-		r.PeerRuns = []float64{}
+		r.Note += "; ONNX Runtime not installed (scripts/install-onnxruntime.sh installs it)"
 		return r, nil
 	}
 	s, err := ortSession(b)
@@ -238,7 +244,7 @@ func ortSession(b []byte) (*ort.Session, error) {
 // (ONNX Runtime, train and test split), then trains the head from the cache; PyTorch runs the
 // frozen backbone on every image in every epoch. Backbone passes are timed on a sample of images
 // and scaled; head training runs in full.
-func transferJob(ctx context.Context, o *Options) (Row, error) {
+func transferJob(ctx context.Context, o *Options, withTorch bool) (Row, error) {
 	const sample = 128
 	r := Row{Name: "transfer-job/10x10000/224", Unit: "s", PeerName: "pytorch (seed recipe)",
 		Note: fmt.Sprintf("backbone passes timed on %d images and scaled to 10,000 (tlkit: train and test features once; PyTorch: train images every epoch)", sample)}
@@ -283,7 +289,7 @@ func transferJob(ctx context.Context, o *Options) (Row, error) {
 		}
 		r.TLKitRuns = append(r.TLKitRuns, extract+time.Since(t1).Seconds())
 	}
-	if o.Peers {
+	if withTorch {
 		p, err := torch(ctx, o, "transfer-recipe", "--images", strconv.Itoa(sample), "--repeats", strconv.Itoa(o.Repeats))
 		if err != nil {
 			return r, err
