@@ -332,8 +332,8 @@ func (c *lowering) sliceParams(n *nn.Node, s []int) (start, size, step []int, er
 		if steps != nil {
 			st = steps[i]
 		}
-		if st <= 0 {
-			return nil, nil, nil, notSupported("step %d is not supported (positive steps only)", st)
+		if st == 0 {
+			return nil, nil, nil, fmt.Errorf("step 0 on axis %d", ax)
 		}
 		d := int64(s[ax])
 		b, e := starts[i], ends[i]
@@ -343,14 +343,45 @@ func (c *lowering) sliceParams(n *nn.Node, s []int) (start, size, step []int, er
 		if e < 0 {
 			e += d
 		}
-		b, e = min(max(b, 0), d), min(max(e, 0), d)
-		start[ax], step[ax] = int(b), int(st)
-		size[ax] = 0
-		if e > b {
-			size[ax] = int((e - b + st - 1) / st)
+		start[ax], step[ax], size[ax] = 0, int(st), 0
+		if st > 0 {
+			b, e = min(max(b, 0), d), min(max(e, 0), d)
+			if e > b {
+				size[ax] = int((e - b + st - 1) / st)
+			}
+		} else {
+			// backwards (PyTorch's exporter reverses its pad lists so): start clamped to
+			// [0, d-1], end to [-1, d-1]
+			b, e = min(max(b, 0), d-1), min(max(e, -1), d-1)
+			if b > e {
+				size[ax] = int((b - e - st - 1) / -st)
+			}
 		}
+		start[ax] = int(b)
 	}
 	return start, size, step, nil
+}
+
+// strided reads v at base + Σ idx[ax]·steps[ax] for every index idx of size, in row-major
+// order: a constant tensor sliced or transposed.
+func strided(v []float64, size []int, base int, steps []int) []float64 {
+	out := make([]float64, 0, nn.Numel(size))
+	idx := make([]int, len(size))
+	for k := 0; k < cap(out); k++ {
+		off := base
+		for ax := range idx {
+			off += idx[ax] * steps[ax]
+		}
+		out = append(out, v[off])
+		for ax := len(idx) - 1; ax >= 0; ax-- {
+			idx[ax]++
+			if idx[ax] < size[ax] {
+				break
+			}
+			idx[ax] = 0
+		}
+	}
+	return out
 }
 
 func lowerSlice(c *lowering, n *nn.Node) error {
@@ -359,26 +390,13 @@ func lowerSlice(c *lowering, n *nn.Node) error {
 		if err != nil {
 			return err
 		}
-		v := values(t)
 		st := ops.RowStrides(t.Shape)
-		var out []float64
-		idx := make([]int, len(size))
-		total := nn.Numel(size)
-		for k := 0; k < total; k++ {
-			off := 0
-			for ax := range idx {
-				off += (start[ax] + idx[ax]*step[ax]) * st[ax]
-			}
-			out = append(out, v[off])
-			for ax := len(idx) - 1; ax >= 0; ax-- {
-				idx[ax]++
-				if idx[ax] < size[ax] {
-					break
-				}
-				idx[ax] = 0
-			}
+		base, steps := 0, make([]int, len(st))
+		for ax := range st {
+			base += start[ax] * st[ax]
+			steps[ax] = step[ax] * st[ax]
 		}
-		return c.setConst(n, fromValues(out, size, t.Ints != nil))
+		return c.setConst(n, fromValues(strided(values(t), size, base, steps), size, t.Ints != nil))
 	}
 	x, err := c.in(n, 0)
 	if err != nil {
@@ -465,10 +483,6 @@ func lowerConcat(c *lowering, n *nn.Node) error {
 }
 
 func lowerTranspose(c *lowering, n *nn.Node) error {
-	x, err := c.in(n, 0)
-	if err != nil {
-		return err
-	}
 	perm, err := n.IntsAttr("perm", nil)
 	if err != nil {
 		return err
@@ -476,6 +490,23 @@ func lowerTranspose(c *lowering, n *nn.Node) error {
 	var p []int
 	if perm != nil {
 		p = ints(perm)
+	}
+	if t := c.constOf(at(n.Inputs, 0)); t != nil {
+		// a constant (PyTorch's exporter transposes its pad lists): folded
+		size, p, err := ops.TransposeShape(t.Shape, p)
+		if err != nil {
+			return err
+		}
+		st := ops.RowStrides(t.Shape)
+		steps := make([]int, len(p))
+		for i, a := range p {
+			steps[i] = st[a]
+		}
+		return c.setConst(n, fromValues(strided(values(t), size, 0, steps), size, t.Ints != nil))
+	}
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
 	}
 	y, err := ops.NewTranspose(x, p)
 	if err != nil {

@@ -193,7 +193,12 @@ func Import(om *onnxfile.Model, name string) (*nn.Model, error) {
 		return nil, &FormatError{Msg: "the graph has no outputs"}
 	}
 
-	// Nodes, with unique names; Constant nodes become tensors.
+	// Nodes, with unique names; Constant nodes, and Identity nodes of tensors, become tensors.
+	isOutput := map[string]bool{}
+	for _, o := range m.Outputs {
+		isOutput[o.Name] = true
+	}
+	copied := map[string]bool{} // tensors that Identity nodes copied
 	used := map[string]int{}
 	bad := map[string][]string{}
 	for i := range g.Nodes {
@@ -225,6 +230,17 @@ func Import(om *onnxfile.Model, name string) (*nn.Model, error) {
 				continue
 			}
 		}
+		if op == "Identity" && len(on.Inputs) == 1 && len(on.Outputs) == 1 && m.Tensor(on.Inputs[0]) != nil && !isOutput[on.Outputs[0]] {
+			src := m.Tensor(on.Inputs[0])
+			// PyTorch's exporter stores equal tensors once (the zero running means and unit
+			// scales of a freshly initialised network) and gives each user an Identity of it:
+			// each user gets its own copy, as in the original model, so none are tied in training.
+			if err := m.AddTensor(src.Copy(on.Outputs[0])); err != nil {
+				return nil, &FormatError{Msg: fmt.Sprintf("node %q: %v", nodeName, err)}
+			}
+			copied[src.Name] = true
+			continue
+		}
 		n := &nn.Node{Name: nodeName, Op: op, Inputs: append([]string{}, on.Inputs...), Outputs: append([]string{}, on.Outputs...)}
 		if len(on.Attributes) > 0 {
 			n.Attrs = map[string]nn.Attr{}
@@ -240,6 +256,13 @@ func Import(om *onnxfile.Model, name string) (*nn.Model, error) {
 			bad[op] = append(bad[op], nodeName)
 		}
 		m.Nodes = append(m.Nodes, n)
+	}
+	// A tensor read only through Identity copies is gone from the original model.
+	readers := m.Consumers()
+	for name := range copied {
+		if len(readers[name]) == 0 && !isOutput[name] {
+			m.RemoveTensor(name)
+		}
 	}
 	if len(bad) > 0 {
 		ue := &engine.UnsupportedError{Ops: bad}

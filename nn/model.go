@@ -46,6 +46,20 @@ type Tensor struct {
 }
 
 // Size is the number of elements.
+// Copy is a deep copy of t named name.
+func (t *Tensor) Copy(name string) *Tensor {
+	c := *t
+	c.Name = name
+	c.Shape = append([]int(nil), t.Shape...)
+	if t.Data != nil {
+		c.Data = append([]float32(nil), t.Data...)
+	}
+	if t.Ints != nil {
+		c.Ints = append([]int64(nil), t.Ints...)
+	}
+	return &c
+}
+
 func (t *Tensor) Size() int { return Numel(t.Shape) }
 
 // Trainable reports whether the optimizer updates t.
@@ -181,15 +195,7 @@ func (m *Model) Clone() *Model {
 		c.Nodes = append(c.Nodes, n.Clone())
 	}
 	for _, t := range m.tensors {
-		ct := *t
-		ct.Shape = append([]int(nil), t.Shape...)
-		if t.Data != nil {
-			ct.Data = append([]float32(nil), t.Data...)
-		}
-		if t.Ints != nil {
-			ct.Ints = append([]int64(nil), t.Ints...)
-		}
-		_ = c.AddTensor(&ct)
+		_ = c.AddTensor(t.Copy(t.Name))
 	}
 	return c
 }

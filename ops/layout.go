@@ -27,24 +27,34 @@ type Transpose struct {
 // NewTranspose adds x with axes permuted by perm (nil reverses them) to the graph.
 func NewTranspose(x *G.Node, perm []int) (*G.Node, error) {
 	xs := x.Shape()
+	out, perm, err := TransposeShape(xs, perm)
+	if err != nil {
+		return nil, err
+	}
+	return apply(&Transpose{base: newBase(fmt.Sprintf("Transpose%v", perm), out, xs), Perm: perm}, x)
+}
+
+// TransposeShape checks that perm permutes shape's axes (nil: reverse them, as ONNX's default)
+// and returns the permuted shape and the permutation.
+func TransposeShape(shape, perm []int) ([]int, []int, error) {
 	if perm == nil {
-		for i := len(xs) - 1; i >= 0; i-- {
+		for i := len(shape) - 1; i >= 0; i-- {
 			perm = append(perm, i)
 		}
 	}
-	if len(perm) != len(xs) {
-		return nil, fmt.Errorf("transpose: perm %v for a %d-D tensor", perm, len(xs))
+	if len(perm) != len(shape) {
+		return nil, nil, fmt.Errorf("transpose: perm %v for a %d-D tensor", perm, len(shape))
 	}
 	seen := make([]bool, len(perm))
-	out := make(tensor.Shape, len(perm))
+	out := make([]int, len(perm))
 	for i, p := range perm {
-		if p < 0 || p >= len(xs) || seen[p] {
-			return nil, fmt.Errorf("transpose: perm %v is not a permutation", perm)
+		if p < 0 || p >= len(shape) || seen[p] {
+			return nil, nil, fmt.Errorf("transpose: perm %v is not a permutation", perm)
 		}
 		seen[p] = true
-		out[i] = xs[p]
+		out[i] = shape[p]
 	}
-	return apply(&Transpose{base: newBase(fmt.Sprintf("Transpose%v", perm), out, xs), Perm: append([]int(nil), perm...)}, x)
+	return out, append([]int(nil), perm...), nil
 }
 
 func (op *Transpose) Exec(out *tensor.Dense, in []*tensor.Dense) error {

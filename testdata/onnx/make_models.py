@@ -13,6 +13,12 @@ Models:
   resnet_bn              a torchvision-structured ResNet (BasicBlocks [1,1,1,1], width 8, 10
                          classes), exported keeping BatchNormalization nodes and state-dict names
   resnet_folded          the same network exported in eval mode: BatchNorm folded into Conv
+  resnet_init            the same network freshly initialised (BatchNorm statistics 0 and 1, scales
+                         1, shifts 0), exported keeping BatchNormalization: PyTorch stores each of
+                         those equal tensors once and reads it through Identity nodes; also
+                         params, PyTorch's parameter count
+  pad                    nn.ZeroPad2d and F.pad (constant values) between convolutions: PyTorch
+                         computes the pads with a Slice of step -1 that an importer must fold
 """
 import os
 
@@ -34,6 +40,21 @@ def mnist_model(name):
     return nn.Sequential(nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
                          nn.AvgPool2d(2), nn.Conv2d(16, 120, 4), nn.Tanh(), nn.Flatten(),
                          nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))
+
+
+class PadNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.pad = nn.ZeroPad2d((1, 2, 0, 1))
+        self.conv1 = nn.Conv2d(3, 4, 3)
+        self.conv2 = nn.Conv2d(4, 4, 3)
+        self.fc = nn.Linear(4, 5)
+
+    def forward(self, x):
+        x = torch.relu(self.conv1(self.pad(x)))
+        x = F.pad(x, (2, 1, 1, 0), value=0.5)
+        x = F.pad(self.conv2(x), (1, 1, 1, 1))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
 class TinyResNet(nn.Module):
@@ -116,6 +137,20 @@ def main():
         if name.endswith("running_mean") or name.endswith("running_var"):
             g["after/" + name] = buf.numpy().copy()
     np.savez(os.path.join(HERE, "resnet.npz"), **g)
+
+    m = TinyResNet()
+    x = torch.rand(4, 3, 32, 32)
+    y = torch.randint(0, 10, (4,))
+    export(m, x, os.path.join(HERE, "resnet_init.onnx"), keep_bn=True)
+    g = golden(m, x, y, train_bn=True)
+    g["params"] = np.int64(sum(p.numel() for p in m.parameters()))
+    np.savez(os.path.join(HERE, "resnet_init.npz"), **g)
+
+    m = PadNet()
+    x = torch.rand(2, 3, 8, 8)
+    y = torch.randint(0, 5, (2,))
+    export(m, x, os.path.join(HERE, "pad.onnx"), keep_bn=False)
+    np.savez(os.path.join(HERE, "pad.npz"), **golden(m, x, y, train_bn=False))
 
 
 if __name__ == "__main__":
