@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"tlkit/datasets"
+	"tlkit/engine"
 	"tlkit/nn"
 )
 
@@ -17,8 +18,10 @@ import (
 type DataOptions struct {
 	Name string // cifar100, mnist or fashion-mnist
 	Dir  string // data directory (see datasets.DataDir)
-	// ImageSize is the side the images are resized to when the model does not fix it (224 by
-	// default, as ImageNet models and the seed tutorial use).
+	// ImageSize is the side the images are resized to. 0 means the size the model fixes, or a
+	// checkpoint recorded, else 224 (as ImageNet models and the seed tutorial use); another size
+	// than the model's refixes its input, which fully convolutional networks allow (a ResNet
+	// exported at 224×224 trains on 32×32 CIFAR images, as torchvision's would).
 	ImageSize int
 	// TrainSubset > 0 trains on a seeded random subset of that many training images (the seed
 	// uses 10,000 of CIFAR-100's 50,000); a smaller dataset is used whole.
@@ -72,10 +75,12 @@ func LoadData(o DataOptions, m *nn.Model) (*Data, error) {
 		size = 224
 	}
 	h, w := size, size
-	if in[2] > 0 && in[3] > 0 {
-		h, w = in[2], in[3]
-		if o.ImageSize != 0 && o.ImageSize != h {
-			return nil, fmt.Errorf("--image-size %d: the model's input is fixed at %d×%d", o.ImageSize, h, w)
+	if in[2] > 0 && in[3] > 0 && o.ImageSize == 0 {
+		h, w = in[2], in[3] // the size the model fixes, unless --image-size asks for another
+	}
+	if in[2] != h || in[3] != w {
+		if err := setImageSize(m, h, w); err != nil {
+			return nil, err
 		}
 	}
 	if h != trainImgs.H || w != trainImgs.W {
@@ -113,6 +118,20 @@ func LoadData(o DataOptions, m *nn.Model) (*Data, error) {
 	d.Identity = map[string]string{"dataset": o.Name, "transform": string(tj), "train": fmt.Sprint(trainImgs.Len()), "test": fmt.Sprint(testImgs.Len()),
 		"subset": fmt.Sprintf("%d/%d", o.TrainSubset, o.Seed)}
 	return d, nil
+}
+
+// setImageSize fixes m's input at h×w images. A fully convolutional network (global pooling
+// before its head, as ResNets) runs at any size, whatever size its file was exported at; a
+// model whose layers depend on the size does not build, and says so.
+func setImageSize(m *nn.Model, h, w int) error {
+	in := m.Inputs[0].Shape
+	oh, ow := in[2], in[3]
+	in[2], in[3] = h, w
+	if _, err := engine.Compile(m, engine.Options{Batch: 1}); err != nil {
+		in[2], in[3] = oh, ow
+		return fmt.Errorf("--image-size %d: the model (input %v) does not build for %d×%d images: %w", h, in, h, w, err)
+	}
+	return nil
 }
 
 // Record writes the preprocessing and data options into m's metadata, so a checkpoint evaluates

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"tlkit/engine"
 	"tlkit/head"
 	"tlkit/importer"
 	"tlkit/nn"
@@ -185,5 +187,36 @@ func TestFinetuneKeepsHeadAndResumes(t *testing.T) {
 	}
 	if _, err := head.Find(resumed.Model); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestImageSize: --image-size refixes a fully convolutional network's input (resnet_bn was
+// exported at 32×32) and the network runs at the new size; a model whose layers depend on the
+// size (the MLP's Linear reads 28×28 pixels) is refused with a message that says so.
+func TestImageSize(t *testing.T) {
+	m := resnet(t)
+	d, err := LoadData(DataOptions{Name: "cifar100", Dir: cifarDir, ImageSize: 48}, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Inputs[0].Shape; s[2] != 48 || s[3] != 48 || d.Transform.Resize.H != 48 || d.Transform.Resize.W != 48 {
+		t.Fatalf("input %v, resize %+v; want 48×48", s, d.Transform.Resize)
+	}
+	x := make([]float32, 3*48*48)
+	d.Test.Get(0, x, nil)
+	y, err := train.NewCPU(m, engine.Options{}).Forward(x, 1)
+	if err != nil || len(y) != 10 {
+		t.Fatalf("forward at 48×48: %d outputs, %v", len(y), err)
+	}
+	mlp, err := importer.ReadFile("../testdata/onnx/mlp.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadData(DataOptions{Name: "cifar100", Dir: cifarDir, ImageSize: 16}, mlp)
+	if err == nil || !strings.Contains(err.Error(), "does not build for 16×16 images") {
+		t.Fatalf("MLP at 16×16: %v", err)
+	}
+	if s := mlp.Inputs[0].Shape; s[2] != 28 || s[3] != 28 {
+		t.Errorf("a refused size changed the model's input to %v", s)
 	}
 }

@@ -273,12 +273,25 @@ func Import(om *onnxfile.Model, name string) (*nn.Model, error) {
 		return nil, &FormatError{Msg: strings.TrimPrefix(err.Error(), "nn: "), Err: err}
 	}
 	// A trial build finds shape mismatches and unsupported attribute values now, before a user's
-	// run computes anything.
+	// run computes anything. Other dimensions than the batch that the file leaves open (an
+	// export with dynamic image sizes) are tried at 224; the model keeps them open until a job
+	// fixes them (--image-size).
 	trial := 1
 	if shape[0] > 0 {
 		trial = shape[0] // a batch the file fixes is the one its constants assume
 	}
-	if _, err := engine.Compile(m, engine.Options{Batch: trial}); err != nil {
+	tm := m
+	for i, d := range shape[1:] {
+		if d < 0 {
+			if tm == m {
+				c := *m
+				c.Inputs = []nn.Value{{Name: in.Name, Shape: append([]int(nil), shape...)}}
+				tm = &c
+			}
+			tm.Inputs[0].Shape[i+1] = 224
+		}
+	}
+	if _, err := engine.Compile(tm, engine.Options{Batch: trial}); err != nil {
 		if errors.Is(err, engine.ErrNotSupported) {
 			return nil, &UnsupportedError{Msg: err.Error(), Err: err}
 		}

@@ -214,6 +214,27 @@ func TestPyTorchExportForms(t *testing.T) {
 	}
 }
 
+// TestOpenImageSize: an export whose height and width are dynamic imports with them open, and
+// runs once they are fixed (as a job's --image-size does), matching PyTorch's logits at 32×32.
+func TestOpenImageSize(t *testing.T) {
+	om, err := onnxfile.ReadFile("../testdata/onnx/resnet_bn.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &om.Graph.Inputs[0]
+	in.Shape[2], in.Shape[3] = onnxfile.Dim{Param: "height"}, onnxfile.Dim{Param: "width"}
+	m, err := Import(om, "resnet_bn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := m.Inputs[0].Shape; s[0] != -1 || s[2] != -1 || s[3] != -1 {
+		t.Fatalf("input shape %v: want batch, height and width open", s)
+	}
+	m.Inputs[0].Shape[2], m.Inputs[0].Shape[3] = 32, 32
+	g := openGolden(t, "resnet")
+	close32(t, "logits", forward(t, m, g.f32(t, "x"), 4), g.f32(t, "logits"), 1e-5)
+}
+
 func lenet(t *testing.T) *onnxfile.Model {
 	om, err := onnxfile.ReadFile("../testdata/onnx/lenet5.onnx")
 	if err != nil {

@@ -256,6 +256,9 @@ func validationInput(c *cli.Context, m *nn.Model) ([]float32, []int, string, err
 			if want[i] > 0 && shape[i] != want[i] {
 				return nil, nil, "", fmt.Errorf("%s has shape %v; the model's input %q is %v", path, shape, m.Inputs[0].Name, want)
 			}
+			if want[i] < 1 {
+				want[i] = shape[i] // a size the file leaves open is the input's
+			}
 		}
 		return x, shape, path, nil
 	}
