@@ -98,10 +98,17 @@ var ErrInterrupted = errors.New("training interrupted")
 type NonFiniteError struct {
 	Epoch, Batch int
 	Loss         float64
+	// Checkpointed says whether a checkpoint of this run exists (one is written at the end of
+	// each epoch, so not when the first epoch fails).
+	Checkpointed bool
 }
 
 func (e *NonFiniteError) Error() string {
-	return fmt.Sprintf("loss became %v at epoch %d, batch %d; training stopped and the last checkpoint was kept (try a lower --lr)", e.Loss, e.Epoch, e.Batch)
+	kept := "the last checkpoint was kept"
+	if !e.Checkpointed {
+		kept = "no checkpoint had been written yet"
+	}
+	return fmt.Sprintf("loss became %v at epoch %d, batch %d; training stopped and %s (try a lower --lr)", e.Loss, e.Epoch, e.Batch, kept)
 }
 
 // Fit trains on train for the configured epochs, scoring test after each epoch.
@@ -139,6 +146,8 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 	}
 	start := time.Now().Add(-t.Pos.Elapsed)
 	steps := loader.NumBatches()
+	// whether a checkpoint of this run exists: a resumed run started from one
+	saved := t.Checkpoint != nil && (t.Pos.Epoch > 0 || t.Pos.Batch > 0)
 	for t.Pos.Epoch < cfg.Epochs {
 		epoch := t.Pos.Epoch + 1
 		epochStart := time.Now()
@@ -157,7 +166,7 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 			}
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
 				it.Close()
-				return &NonFiniteError{epoch, b, loss}
+				return &NonFiniteError{Epoch: epoch, Batch: b, Loss: loss, Checkpointed: saved}
 			}
 			t.Pos.Batch = b
 			t.Pos.LossSum += loss * float64(batch.N)
@@ -210,6 +219,7 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 			if err := t.Checkpoint(t); err != nil {
 				return fmt.Errorf("saving the checkpoint after epoch %d: %w", epoch, err)
 			}
+			saved = true
 		}
 		if ctx.Err() != nil {
 			return ErrInterrupted

@@ -179,6 +179,9 @@ func TestNaNStopsAndKeepsCheckpoint(t *testing.T) {
 	if !errors.As(err, &nf) {
 		t.Fatalf("got %v, want a NonFiniteError", err)
 	}
+	if nf.Checkpointed != (saved > 0) {
+		t.Errorf("the error says checkpointed=%v after %d checkpoints: %v", nf.Checkpointed, saved, err)
+	}
 	if nf.Epoch > 1 {
 		if _, err := Load(path); err != nil {
 			t.Errorf("the last good checkpoint does not load: %v", err)

@@ -184,6 +184,9 @@ func (j *jobRun) finish(job string, res *finetune.Result, err error) error {
 		msg := "interrupted"
 		if j.ckpt != "" {
 			msg += fmt.Sprintf("; the state was saved: resume with tlkit %s --resume %s", job, j.ckpt)
+			if j.c.IsSet("data-dir") { // a checkpoint records the data options, not where they are on this machine
+				msg += " --data-dir " + j.c.String("data-dir")
+			}
 		}
 		return cli.Exit(msg, 130)
 	}
