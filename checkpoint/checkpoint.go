@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"tlkit/atomicfile"
 )
 
 // Tensor is a named, row-major array. Exactly one of F32, F64 and I64 holds its values;
@@ -46,7 +48,7 @@ func Write(path string, tensors []Tensor, meta map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("writing checkpoint %s: %w", path, err)
 	}
-	if err := writeAtomic(path, enc.writeTo); err != nil {
+	if err := atomicfile.Write(path, enc.writeTo); err != nil {
 		return fmt.Errorf("writing checkpoint %s: %w", path, err)
 	}
 	return nil

@@ -14,6 +14,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"tlkit/atomicfile"
 )
 
 // FetchOptions configures Fetch. The zero value downloads from the official mirrors.
@@ -290,23 +292,10 @@ func extractTarGz(archive, root string) error {
 	}
 }
 
+// writeFileAtomic writes r's content to target atomically (atomicfile.Write).
 func writeFileAtomic(target string, r io.Reader) error {
-	tmp, err := os.CreateTemp(filepath.Dir(target), filepath.Base(target)+".*.part")
-	if err != nil {
+	return atomicfile.Write(target, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
 		return err
-	}
-	if _, err := io.Copy(tmp, r); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), target)
+	})
 }

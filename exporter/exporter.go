@@ -6,9 +6,9 @@ package exporter
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
+	"io"
 
+	"tlkit/atomicfile"
 	"tlkit/engine"
 	"tlkit/nn"
 	"tlkit/onnxfile"
@@ -88,29 +88,16 @@ func Encode(m *nn.Model) ([]byte, error) {
 	return onnxfile.Encode(om)
 }
 
-// WriteFile writes m as an ONNX file at path, atomically (a temporary file renamed into place).
+// WriteFile writes m as an ONNX file at path, atomically (atomicfile.Write).
 func WriteFile(path string, m *nn.Model) error {
 	b, err := Encode(m)
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tlkit-export-*")
-	if err != nil {
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := w.Write(b)
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	})
 }
 
 func tensor(t *nn.Tensor, name string) onnxfile.Tensor {

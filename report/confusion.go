@@ -4,8 +4,8 @@ import (
 	"encoding/csv"
 	"fmt"
 	"image/color"
+	"io"
 	"math"
-	"os"
 	"strconv"
 	"unicode/utf8"
 
@@ -123,7 +123,7 @@ func (m *ConfusionMatrix) WritePerClassCSV(path string) error {
 }
 
 func writeCSVFile(path string, rows [][]string) error {
-	return writeFileAtomic(path, func(f *os.File) error {
+	return writeFileAtomic(path, func(f io.Writer) error {
 		w := csv.NewWriter(f)
 		w.WriteAll(rows)
 		return w.Error()
@@ -270,7 +270,7 @@ func (m *ConfusionMatrix) WritePNG(path string) error {
 	barArea := draw.Crop(dc, px(wPx-95), -px(25), px(xLabelPx+60), -px(45))
 	p.Draw(heatArea)
 	bar.Draw(barArea)
-	return writeFileAtomic(path, func(f *os.File) error {
+	return writeFileAtomic(path, func(f io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(f)
 		return err
 	})

@@ -5,11 +5,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
+	"tlkit/atomicfile"
 	"tlkit/train"
 )
 
@@ -117,40 +118,19 @@ func CSVLine(s train.EpochStats) string {
 // Finish does nothing: every epoch was written when it ended.
 func (c *CSV) Finish([]train.EpochStats) error { return nil }
 
-// replaceFile writes data to path through a temporary file and a rename, so that path always
-// holds either its old or its new content.
+// replaceFile writes data to path atomically: path always holds either its old or its new
+// content.
 func replaceFile(path string, data []byte) error {
-	return writeFileAtomic(path, func(f *os.File) error {
-		_, err := f.Write(data)
+	return writeFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(data)
 		return err
 	})
 }
 
-// writeFileAtomic creates path's new content with fill in a temporary file beside it, syncs it
-// and renames it over path.
-func writeFileAtomic(path string, fill func(*os.File) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+// writeFileAtomic is atomicfile.Write with the path in its errors.
+func writeFileAtomic(path string, fill func(io.Writer) error) error {
+	if err := atomicfile.Write(path, fill); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("writing %s: %w", path, err)
-		}
-	}()
-	if err := fill(f); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }

@@ -3,8 +3,8 @@ package report
 import (
 	"fmt"
 	"image/color"
+	"io"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 
@@ -117,7 +117,7 @@ func WriteCurves(path, title string, history []train.EpochStats) error {
 	panels := plot.Align([][]*plot.Plot{{loss, acc}}, tiles, dc)
 	loss.Draw(panels[0][0])
 	acc.Draw(panels[0][1])
-	return writeFileAtomic(path, func(f *os.File) error {
+	return writeFileAtomic(path, func(f io.Writer) error {
 		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(f)
 		return err
 	})

@@ -1,4 +1,7 @@
-package checkpoint
+// Package atomicfile replaces files so that a reader, or a process that is killed at any
+// moment, sees either the old content or the new one, never a part: checkpoints, exported
+// models, reports and extracted datasets are all written through it.
+package atomicfile
 
 import (
 	"errors"
@@ -13,14 +16,15 @@ import (
 
 // tempPrefix names the temporary files of writers of path: hidden, tied to the target's name
 // and carrying the writer's process id, so that files left by killed writers can be recognised
-// and removed. Read only ever opens the target itself, so a temporary file is never taken for
-// a checkpoint.
+// and removed. Readers only ever open the target itself, so a temporary file is never taken
+// for it.
 func tempPrefix(base string) string { return "." + base + ".tmp-" }
 
-// writeAtomic writes path through fill: to a new temporary file in the same directory, which is
+// Write writes path through fill: to a new temporary file in the same directory, which is
 // synced, closed and renamed over path, after which the directory is synced so that the rename
-// itself survives a crash.
-func writeAtomic(path string, fill func(io.Writer) error) (err error) {
+// itself survives a crash. When fill fails, path is left as it was. A new file gets mode 0644,
+// a replaced one keeps its mode.
+func Write(path string, fill func(io.Writer) error) (err error) {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."

@@ -1,6 +1,6 @@
 //go:build !unix
 
-package checkpoint
+package atomicfile
 
 // processAlive cannot probe processes here, so every writer is taken to be alive and
 // temporary files are never removed.
