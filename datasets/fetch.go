@@ -88,7 +88,7 @@ var remoteSets = map[string]remoteSet{
 // or cifar100-python) into dataDir in the layout Open reads, verifying each file's md5. Files
 // already present with the right md5 are not downloaded again; archives are kept next to what
 // they extract to.
-func Fetch(ctx context.Context, name, dataDir string, o FetchOptions) error {
+func Fetch(ctx context.Context, name, dataDir string, o FetchOptions) (err error) {
 	key := strings.ToLower(name)
 	if key != "cifar100-python" {
 		var err error
@@ -108,6 +108,11 @@ func Fetch(ctx context.Context, name, dataDir string, o FetchOptions) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			os.Remove(dir) // a failed fetch leaves no empty folder behind (Remove keeps a non-empty one)
+		}
+	}()
 	if set.archive && extracted(dataDir, set.result) {
 		return nil
 	}
@@ -186,7 +191,7 @@ func hasMD5(p, want string) (bool, error) {
 }
 
 // download fetches url into a temporary file next to dest, checks its md5 and renames it to dest.
-func download(ctx context.Context, o FetchOptions, url, dest, wantMD5 string) (err error) {
+func download(ctx context.Context, o FetchOptions, url, dest, wantMD5 string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -199,52 +204,42 @@ func download(ctx context.Context, o FetchOptions, url, dest, wantMD5 string) (e
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: HTTP status %s", url, resp.Status)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(dest), filepath.Base(dest)+".*.part")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
 	total := resp.ContentLength
 	if o.Start != nil {
 		o.Start(url, total)
 	}
-	h := md5.New()
-	w := io.MultiWriter(tmp, h)
-	buf := make([]byte, 256<<10)
-	var done int64
-	for {
-		n, rerr := resp.Body.Read(buf)
-		if n > 0 {
-			if _, err := w.Write(buf[:n]); err != nil {
-				return err
+	// A failed or corrupt download leaves no file (atomicfile.Write removes its temporary one).
+	return atomicfile.Write(dest, func(out io.Writer) error {
+		h := md5.New()
+		w := io.MultiWriter(out, h)
+		buf := make([]byte, 256<<10)
+		var done int64
+		for {
+			n, rerr := resp.Body.Read(buf)
+			if n > 0 {
+				if _, err := w.Write(buf[:n]); err != nil {
+					return err
+				}
+				done += int64(n)
+				if o.Progress != nil {
+					o.Progress(done, total)
+				}
 			}
-			done += int64(n)
-			if o.Progress != nil {
-				o.Progress(done, total)
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				return fmt.Errorf("%s: %v after %d bytes", url, rerr, done)
 			}
 		}
-		if rerr == io.EOF {
-			break
+		if total >= 0 && done != total {
+			return fmt.Errorf("%s: got %d bytes, expected %d", url, done, total)
 		}
-		if rerr != nil {
-			return fmt.Errorf("%s: %v after %d bytes", url, rerr, done)
+		if got := hex.EncodeToString(h.Sum(nil)); got != wantMD5 {
+			return fmt.Errorf("%s: md5 mismatch: expected %s, got %s; the download was removed", url, wantMD5, got)
 		}
-	}
-	if total >= 0 && done != total {
-		return fmt.Errorf("%s: got %d bytes, expected %d", url, done, total)
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != wantMD5 {
-		return fmt.Errorf("%s: md5 mismatch: expected %s, got %s; the download was removed", url, wantMD5, got)
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), dest)
+		return nil
+	})
 }
 
 // extractTarGz unpacks the regular files and folders of a .tar.gz archive under root, refusing
