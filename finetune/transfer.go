@@ -275,6 +275,7 @@ func features(bb *nn.Model, data *Data, o TransferOptions) (trainF, testF *datas
 		})
 		if h {
 			hits++
+			logf(o.Log, "features (%s): %d from the cache in %s (computed once for this backbone, data and transform)", split, ds.Len(), dir)
 		}
 		return t, err
 	}
