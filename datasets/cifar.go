@@ -62,7 +62,8 @@ func loadCIFARBinary(dir string) (train, test *Images, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := readNames(filepath.Join(dir, "coarse_label_names.txt"), cifarCoarse); err != nil {
+	coarseNames, err := readNames(filepath.Join(dir, "coarse_label_names.txt"), cifarCoarse)
+	if err != nil {
 		return nil, nil, err
 	}
 	var sets [2]*Images
@@ -76,7 +77,7 @@ func loadCIFARBinary(dir string) (train, test *Images, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		sets[k] = &Images{Name: "cifar100/" + split, C: 3, H: 32, W: 32, Pixels: pixels, Labels: fine, Coarse: coarse, ClassNames: fineNames}
+		sets[k] = &Images{Name: "cifar100/" + split, C: 3, H: 32, W: 32, Pixels: pixels, Labels: fine, Coarse: coarse, ClassNames: fineNames, CoarseNames: coarseNames}
 	}
 	return sets[0], sets[1], nil
 }
@@ -109,7 +110,8 @@ func loadCIFARPython(dir string) (train, test *Images, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := dictStrings(meta, "coarse_label_names", metaPath, cifarCoarse); err != nil {
+	coarseNames, err := dictStrings(meta, "coarse_label_names", metaPath, cifarCoarse)
+	if err != nil {
 		return nil, nil, err
 	}
 	var sets [2]*Images
@@ -119,7 +121,7 @@ func loadCIFARPython(dir string) (train, test *Images, err error) {
 			return nil, nil, err
 		}
 		sets[k].Name = "cifar100/" + split
-		sets[k].ClassNames = fineNames
+		sets[k].ClassNames, sets[k].CoarseNames = fineNames, coarseNames
 	}
 	return sets[0], sets[1], nil
 }

@@ -21,8 +21,9 @@ type cifarSplitExpected struct {
 }
 
 type cifarExpected struct {
-	Train, Test cifarSplitExpected
-	Classes     []string
+	Train, Test   cifarSplitExpected
+	Classes       []string
+	CoarseClasses []string `json:"coarse_classes"`
 }
 
 func loadCIFARExpected(t *testing.T) map[string]cifarExpected {
@@ -83,6 +84,7 @@ func TestLoadCIFAR100Python(t *testing.T) {
 			if train.ClassNames[7] != "café" || train.Name != "cifar100/train" || test.Name != "cifar100/test" {
 				t.Errorf("%s: class 7 %q, names %q %q", variant, train.ClassNames[7], train.Name, test.Name)
 			}
+			checkCoarseView(t, variant, train, test, e)
 		}
 	}
 }
@@ -99,6 +101,26 @@ func TestLoadCIFAR100Binary(t *testing.T) {
 	checkCIFARSplit(t, "binary test", test, e.Test)
 	if strings.Join(train.ClassNames, ",") != strings.Join(e.Classes, ",") {
 		t.Errorf("class names %v", train.ClassNames)
+	}
+	checkCoarseView(t, "binary", train, test, e)
+	// --data cifar100-coarse opens the same archive with the superclass labels.
+	ctrain, _, err := Open("cifar100-coarse", "testdata/cifar/binary")
+	if err != nil || !equalInts(ctrain.Labels, e.Train.Coarse) || len(ctrain.ClassNames) != 20 {
+		t.Errorf("Open(cifar100-coarse): %v, labels %v", err, ctrain.Labels)
+	}
+}
+
+// checkCoarseView: the coarse view (--data cifar100-coarse) labels each image with its
+// superclass and names the 20 superclasses as the archive's meta does.
+func checkCoarseView(t *testing.T, what string, train, test *Images, e cifarExpected) {
+	t.Helper()
+	for _, c := range []struct {
+		s *Images
+		e cifarSplitExpected
+	}{{train.CoarseView(), e.Train}, {test.CoarseView(), e.Test}} {
+		if !equalInts(c.s.Labels, c.e.Coarse) || strings.Join(c.s.ClassNames, ",") != strings.Join(e.CoarseClasses, ",") || !strings.HasSuffix(c.s.Name, "-coarse") {
+			t.Errorf("%s %s: labels %v names %v, pickle has %v and %v", what, c.s.Name, c.s.Labels, c.s.ClassNames, c.e.Coarse, e.CoarseClasses)
+		}
 	}
 }
 

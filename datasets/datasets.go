@@ -17,6 +17,17 @@ type Images struct {
 	Labels     []int    // class per image (CIFAR-100: the fine label 0..99)
 	Coarse     []int    // CIFAR-100 coarse label 0..19; nil for other sets
 	ClassNames []string // names of Labels' classes (MNIST: "0".."9"; Fashion: "T-shirt/top", ...; CIFAR: from the archive)
+	// CoarseNames names the coarse classes (CIFAR-100's 20 superclasses, from the archive).
+	CoarseNames []string
+}
+
+// CoarseView is s labelled with its coarse classes (CIFAR-100's 20 superclasses) instead of
+// its fine ones; it shares s's pixels.
+func (s *Images) CoarseView() *Images {
+	c := *s
+	c.Name += "-coarse"
+	c.Labels, c.ClassNames = s.Coarse, s.CoarseNames
+	return &c
 }
 
 // Len is the number of images.

@@ -95,6 +95,9 @@ func Fetch(ctx context.Context, name, dataDir string, o FetchOptions) (err error
 		if key, err = canonicalName(name); err != nil {
 			return fmt.Errorf("%w (or cifar100-python to fetch CIFAR-100's python version)", err)
 		}
+		if key == "cifar100-coarse" {
+			key = "cifar100" // the same archive
+		}
 	}
 	set := remoteSets[key]
 	if o.Client == nil {

@@ -44,7 +44,8 @@ func DataDir(flag string) string {
 	return filepath.Join(".cache", "tlkit", "data")
 }
 
-// canonicalName maps the accepted spellings of a dataset name to mnist, fashion-mnist or cifar100.
+// canonicalName maps the accepted spellings of a dataset name to mnist, fashion-mnist, cifar100
+// or cifar100-coarse (CIFAR-100 labelled with its 20 superclasses).
 func canonicalName(name string) (string, error) {
 	switch strings.ToLower(strings.NewReplacer("_", "-").Replace(name)) {
 	case "mnist":
@@ -53,11 +54,13 @@ func canonicalName(name string) (string, error) {
 		return "fashion-mnist", nil
 	case "cifar100", "cifar-100":
 		return "cifar100", nil
+	case "cifar100-coarse", "cifar-100-coarse":
+		return "cifar100-coarse", nil
 	}
-	return "", fmt.Errorf("unknown dataset %q, expected mnist, fashion-mnist or cifar100", name)
+	return "", fmt.Errorf("unknown dataset %q, expected mnist, fashion-mnist, cifar100 or cifar100-coarse", name)
 }
 
-// Open loads the train and test sets of name (mnist, fashion-mnist or cifar100) from the first
+// Open loads the train and test sets of name (mnist, fashion-mnist, cifar100 or cifar100-coarse) from the first
 // place that has them: dataDir's own layout (mnist/, fashion-mnist/, cifar-100-binary/,
 // cifar-100-python/), torchvision's (MNIST/raw/, FashionMNIST/raw/), then for MNIST the GoMNIST
 // module in the Go module cache and for Fashion-MNIST the Debian package's folder.
@@ -89,15 +92,19 @@ func Open(name, dataDir string) (train, test *Images, err error) {
 			}
 		}
 		searched = append(dirs, searched...)
-	case "cifar100":
+	case "cifar100", "cifar100-coarse":
 		for _, d := range []string{filepath.Join(dataDir, "cifar-100-binary"), filepath.Join(dataDir, "cifar-100-python")} {
 			if exists(filepath.Join(d, "train.bin")) || exists(filepath.Join(d, "meta")) {
-				return LoadCIFAR100(d)
+				train, test, err := LoadCIFAR100(d)
+				if err == nil && name == "cifar100-coarse" {
+					train, test = train.CoarseView(), test.CoarseView()
+				}
+				return train, test, err
 			}
 			searched = append(searched, d)
 		}
 	}
-	hint := fmt.Sprintf("run `tlkit data fetch %s` to download it into %s", name, dataDir)
+	hint := fmt.Sprintf("run `tlkit data fetch %s` to download it into %s", strings.TrimSuffix(name, "-coarse"), dataDir)
 	if name == "fashion-mnist" {
 		hint += ", or install the Debian package dataset-fashion-mnist"
 	}

@@ -16,7 +16,7 @@ import (
 
 // DataOptions says which data a job uses and how its images become samples.
 type DataOptions struct {
-	Name string // cifar100, mnist or fashion-mnist
+	Name string // cifar100, cifar100-coarse (its 20 superclasses), mnist or fashion-mnist
 	Dir  string // data directory (see datasets.DataDir)
 	// ImageSize is the side the images are resized to. 0 means the size the model fixes, or a
 	// checkpoint recorded, else 224 (as ImageNet models and the seed tutorial use); another size

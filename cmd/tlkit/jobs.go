@@ -24,7 +24,7 @@ import (
 // jobDataFlags are the data flags transfer, finetune and eval share.
 func jobDataFlags(subset int) []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "data", Value: "cifar100", Usage: "dataset: cifar100, mnist or fashion-mnist"},
+		&cli.StringFlag{Name: "data", Value: "cifar100", Usage: "dataset: cifar100, cifar100-coarse (CIFAR-100's 20 superclasses), mnist or fashion-mnist"},
 		&cli.StringFlag{Name: "data-dir", Usage: "where datasets live, each as its archive extracts (cifar-100-binary/, cifar-100-python/, mnist/ ...); default $TLKIT_DATA, then ~/.cache/tlkit/data"},
 		&cli.IntFlag{Name: "image-size", Usage: "side images are resized to when the model does not fix it (default 224, or what the checkpoint was trained at)"},
 		&cli.IntFlag{Name: "train-subset", Value: subset, Usage: "train on a seeded random subset of this many images (0: all)"},

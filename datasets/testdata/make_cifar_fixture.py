@@ -9,7 +9,8 @@ Writes cifar/<variant>/cifar-100-python/{train,test,meta} for
   p2, p4, p5 - the same dicts re-pickled by Python 3's pickle at protocols 2, 4 and 5 (p5 with the
         labels as numpy int64 arrays and numpy scalars, as a re-saved archive may hold them);
 cifar/binary/cifar-100-binary/{train.bin,test.bin,*_label_names.txt} with the same images, and
-cifar/expected.json: torchvision.datasets.CIFAR100's targets, classes and per-image checksums.
+cifar/expected.json: torchvision.datasets.CIFAR100's targets, classes and per-image checksums, and
+the coarse class names as Python's pickle reads them from meta.
 """
 import json
 import os
@@ -167,6 +168,8 @@ for variant in ["py2", "p2", "p4", "p5"]:
                  "pixel_sums": chw.sum(axis=1).tolist(), "weighted_sums": (chw * weights).sum(axis=1).tolist(),
                  "first_pixels": chw[0, :8].tolist()}
     ev["classes"] = ds.classes
+    with open(os.path.join(root, "cifar-100-python", "meta"), "rb") as f:
+        ev["coarse_classes"] = pickle.load(f, encoding="latin1")["coarse_label_names"]
     expected[variant] = ev
 with open(os.path.join("cifar", "expected.json"), "w", encoding="utf-8") as f:
     json.dump(expected, f, ensure_ascii=False, indent=1)
