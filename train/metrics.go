@@ -15,8 +15,10 @@ type Metrics struct {
 	Correct   int
 	Top5      int
 	Confusion [][]int // [true][predicted]
-	// Predictions holds every sample's predicted class, in order, when KeepPredictions is set.
+	// Predictions and Labels hold every sample's predicted and true class, in order, when
+	// KeepPredictions is set.
 	Predictions     []int
+	Labels          []int
 	KeepPredictions bool
 	keepConf        bool
 }
@@ -75,6 +77,7 @@ func (m *Metrics) Add(logits []float32, labels []int, n int) []int {
 	m.Samples += n
 	if m.KeepPredictions {
 		m.Predictions = append(m.Predictions, pred...)
+		m.Labels = append(m.Labels, labels[:n]...)
 	}
 	return pred
 }

@@ -216,6 +216,22 @@ func TestTransferEvalExportCLI(t *testing.T) {
 			t.Errorf("eval --out lacks %s", f)
 		}
 	}
+	// predictions.csv pairs each test image's true class (torchvision's targets of the fixture)
+	// with the predicted one.
+	var exp map[string]struct{ Test struct{ Targets []int } }
+	if b, err := os.ReadFile("../../datasets/testdata/cifar/expected.json"); err != nil || json.Unmarshal(b, &exp) != nil {
+		t.Fatalf("expected.json: %v", err)
+	}
+	preds, _ := os.ReadFile(filepath.Join(dir, "ev", "predictions.csv"))
+	lines := strings.Split(strings.TrimSpace(string(preds)), "\n")
+	if len(lines) != 4 || lines[0] != "index,label,predicted" {
+		t.Fatalf("predictions.csv:\n%s", preds)
+	}
+	for i, want := range exp["py2"].Test.Targets {
+		if f := strings.Split(lines[i+1], ","); len(f) != 3 || f[1] != strconv.Itoa(want) {
+			t.Errorf("predictions.csv row %d: %q, true class %d", i, lines[i+1], want)
+		}
+	}
 	r = run(t, env, "export", ckpt, "-o", filepath.Join(dir, "m.onnx"), "--json")
 	v = decode(t, r.stdout)
 	if r.code != 0 || v["ok"] != true || v["checked"] != true {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"tlkit/atomicfile"
 	"tlkit/finetune"
 	"tlkit/nn"
 	"tlkit/report"
@@ -430,12 +433,14 @@ func writeEvalFiles(out string, res *finetune.EvalResult) error {
 			return err
 		}
 	}
-	var b strings.Builder
-	b.WriteString("index,predicted\n")
-	for i, p := range res.Metrics.Predictions {
-		fmt.Fprintf(&b, "%d,%d\n", i, p)
-	}
-	return os.WriteFile(filepath.Join(out, "predictions.csv"), []byte(b.String()), 0o644)
+	return atomicfile.Write(filepath.Join(out, "predictions.csv"), func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		bw.WriteString("index,label,predicted\n")
+		for i, p := range res.Metrics.Predictions {
+			fmt.Fprintf(bw, "%d,%d,%d\n", i, res.Metrics.Labels[i], p)
+		}
+		return bw.Flush()
+	})
 }
 
 func exportCommand() *cli.Command {
