@@ -83,8 +83,8 @@ func (o *Options) wants(name string) bool {
 	return false
 }
 
-// median of a sample.
-func median(v []float64) float64 {
+// Median of a sample (NaN for none): every figure tlkit bench and the GPU checks report is one.
+func Median(v []float64) float64 {
 	if len(v) == 0 {
 		return math.NaN()
 	}

@@ -78,7 +78,7 @@ func RunGPU(ctx context.Context, o Options, dev *gpu.Device, batch int) ([]Row, 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func gpuRow(name string, tl []float64, peer float64) Row {
-	r := Row{Name: name, Unit: "img/s", PeerName: "pytorch (cuda)", TLKitRuns: tl, TLKit: median(tl), Peer: peer}
+	r := Row{Name: name, Unit: "img/s", PeerName: "pytorch (cuda)", TLKitRuns: tl, TLKit: Median(tl), Peer: peer}
 	if peer == 0 {
 		r.Peer = nan()
 	}

@@ -54,11 +54,11 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 	var rows []Row
 	add := func(r Row) {
 		if len(r.PeerRuns) > 0 {
-			r.Peer = median(r.PeerRuns)
+			r.Peer = Median(r.PeerRuns)
 		} else if r.PeerRuns == nil && r.Peer == 0 {
 			r.Peer = math.NaN()
 		}
-		r.TLKit = median(r.TLKitRuns)
+		r.TLKit = Median(r.TLKitRuns)
 		r.Ratio = ratio(r.Unit, r.TLKit, r.Peer)
 		o.logf("%-32s tlkit %10.4g %-5s  %s %10.4g  ratio %.3f", r.Name, r.TLKit, r.Unit, r.PeerName, r.Peer, r.Ratio)
 		rows = append(rows, r)
@@ -108,7 +108,7 @@ func Run(ctx context.Context, o Options) ([]Row, error) {
 				if err != nil {
 					return rows, err
 				}
-				pr, pm = append(pr, median(p.Values)), append(pm, p.MaxRSS)
+				pr, pm = append(pr, Median(p.Values)), append(pm, p.MaxRSS)
 			}
 			r.PeerRuns, m.PeerRuns = pr, pm
 		}
@@ -338,7 +338,7 @@ func step(batch, size, repeats int) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	return median(t), nil
+	return Median(t), nil
 }
 
 // rssMiB is the resident set size of this process.

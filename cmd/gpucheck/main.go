@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"tlkit/bench"
 	"tlkit/blas"
 	"tlkit/compare"
 	"tlkit/engine"
@@ -587,18 +588,6 @@ func sumSquares(x []float32) float64 {
 	return s
 }
 
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s) == 0 {
-		return math.NaN()
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // trainThroughput times ResNet-34 fine-tuning steps (forward, backward, Adam) at -batch,
 // 224×224, TF32 off and on: the median of -iters steps after -warmup, each synchronised.
 func trainThroughput(dev *gpu.Device, c *check) error {
@@ -666,7 +655,7 @@ func trainThroughput(dev *gpu.Device, c *check) error {
 				return err
 			}
 			free, total, _ := dev.MemInfo()
-			med := median(times)
+			med := bench.Median(times)
 			r["step_seconds_median"], r["step_seconds_min"] = med, minOf(times)
 			r["images_per_second"] = float64(n) / med
 			r["step_seconds"] = times
@@ -749,7 +738,7 @@ func featureThroughput(dev *gpu.Device, c *check) error {
 				}
 				times = append(times, time.Since(t).Seconds())
 			}
-			med := median(times)
+			med := bench.Median(times)
 			r["batch_seconds_median"], r["batch_seconds_min"] = med, minOf(times)
 			r["images_per_second"] = float64(n) / med
 			return nil
