@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"tlkit/compare"
 	"tlkit/engine"
 	"tlkit/models"
 	"tlkit/nn"
@@ -113,7 +114,7 @@ func TestSimMatchesCPU(t *testing.T) {
 					s.run()
 					for i, o := range pl.outputs {
 						want := pCPU.Output(i).Data().([]float32)
-						if e := relErr(s.val(o), want); !(e < 1e-5) {
+						if e := compare.RelL2(s.val(o), want); !(e < 1e-5) {
 							t.Errorf("iter %d output %d: relative error %g", iter, i, e)
 						}
 					}
@@ -153,7 +154,7 @@ func TestSimMatchesCPU(t *testing.T) {
 						if dev == nil {
 							continue
 						}
-						if e := relErr(dev, tn.Data); !(e < 1e-5) {
+						if e := compare.RelL2(dev, tn.Data); !(e < 1e-5) {
 							t.Errorf("iter %d running statistic %s: relative error %g", iter, tn.Name, e)
 						}
 					}
@@ -165,7 +166,7 @@ func TestSimMatchesCPU(t *testing.T) {
 					simStep(s, pSim, adam)
 					for _, g := range grads {
 						dev := s.store[&mSim.Tensor(g.Param.Name).Data[0]]
-						if e := relErr(dev, g.Param.Data); !(e < 1e-6) {
+						if e := compare.RelL2(dev, g.Param.Data); !(e < 1e-6) {
 							t.Errorf("iter %d parameter %s after Adam: relative error %g", iter, g.Param.Name, e)
 						}
 					}

@@ -803,26 +803,6 @@ func simAdam(w, g, m, v []float32, stepSize, b1, b2, eps, inv, wd, decay float32
 	}
 }
 
-// relErr is ‖a−b‖/‖b‖ (or ‖a−b‖ when b is 0).
-func relErr(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var d, n float64
-	for i := range a {
-		x := float64(a[i]) - float64(b[i])
-		d += x * x
-		n += float64(b[i]) * float64(b[i])
-	}
-	if math.IsNaN(d) {
-		return math.NaN()
-	}
-	if n == 0 {
-		return math.Sqrt(d)
-	}
-	return math.Sqrt(d / n)
-}
-
 // diffNorm is ‖a−b‖.
 func diffNorm(a, b []float32) float64 {
 	var s float64
