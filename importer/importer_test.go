@@ -132,8 +132,12 @@ func checkTraining(t *testing.T, m *nn.Model, g golden, batch int) {
 	}
 }
 
-func TestSeedModelsMatchPyTorch(t *testing.T) {
-	for _, name := range []string{"mlp", "cnn", "lenet5"} {
+// TestPyTorchExports imports the seed's three models, and two forms PyTorch's
+// exporter emits: equal tensors of a freshly initialised network stored once and read through
+// Identity nodes (resnet_init: each reader must get its own parameter, with its own gradient,
+// as in PyTorch), and the pads of nn.ZeroPad2d and F.pad computed by a Slice of step -1 (pad).
+func TestPyTorchExports(t *testing.T) {
+	for name, batch := range map[string]int{"mlp": 5, "cnn": 5, "lenet5": 5, "resnet_init": 4, "pad": 2} {
 		t.Run(name, func(t *testing.T) {
 			m, err := ReadFile("../testdata/onnx/" + name + ".onnx")
 			if err != nil {
@@ -141,8 +145,17 @@ func TestSeedModelsMatchPyTorch(t *testing.T) {
 			}
 			g := openGolden(t, name)
 			x := g.f32(t, "x")
-			close32(t, "logits", forward(t, m, x, 5), g.f32(t, "logits"), 1e-5)
-			checkTraining(t, m, g, 5)
+			close32(t, "logits", forward(t, m, x, batch), g.f32(t, "logits"), 1e-5)
+			checkTraining(t, m, g, batch)
+			if g.has("params") {
+				var want int64
+				if err := g.r.Read("params.npy", &want); err != nil {
+					t.Fatal(err)
+				}
+				if total, _ := m.Count(); total != want {
+					t.Errorf("%d parameters, PyTorch %d", total, want)
+				}
+			}
 		})
 	}
 }
@@ -184,34 +197,6 @@ func TestResNetExportsMatchPyTorch(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestPyTorchExportForms imports two forms PyTorch's exporter emits: equal tensors of a freshly
-// initialised network stored once and read through Identity nodes (each user must get its own
-// parameter, with its own gradient, as in PyTorch), and the pads of nn.ZeroPad2d and F.pad
-// computed by a Slice of step -1.
-func TestPyTorchExportForms(t *testing.T) {
-	for name, batch := range map[string]int{"resnet_init": 4, "pad": 2} {
-		t.Run(name, func(t *testing.T) {
-			m, err := ReadFile("../testdata/onnx/" + name + ".onnx")
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := openGolden(t, name)
-			x := g.f32(t, "x")
-			close32(t, "logits", forward(t, m, x, batch), g.f32(t, "logits"), 1e-5)
-			checkTraining(t, m, g, batch)
-			if g.has("params") {
-				var want int64
-				if err := g.r.Read("params.npy", &want); err != nil {
-					t.Fatal(err)
-				}
-				if total, _ := m.Count(); total != want {
-					t.Errorf("%d parameters, PyTorch %d", total, want)
-				}
-			}
-		})
-	}
 }
 
 // TestOpenImageSize: an export whose height and width are dynamic imports with them open, and
