@@ -308,7 +308,11 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 		}
 		if act != nil {
 			ys := y[b0*g.M*ohw : b1*g.M*ohw]
-			act.apply(ys, ys)
+			if inner {
+				unaryForward(act, ys, ys) // the only chunk: split it over the workers
+			} else {
+				act.apply(ys, ys)
+			}
 		}
 	}
 	if inner {
