@@ -17,6 +17,9 @@ Models:
                          1, shifts 0), exported keeping BatchNormalization: PyTorch stores each of
                          those equal tensors once and reads it through Identity nodes; also
                          params, PyTorch's parameter count
+  resnet_init_folded     the same fresh network exported in eval mode: the equal (zero) biases folded
+                         into its convolutions are stored once and read through Identity nodes; only
+                         x, logits and params (the folded network's weights and biases)
   pad                    nn.ZeroPad2d and F.pad (constant values) between convolutions: PyTorch
                          computes the pads with a Slice of step -1 that an importer must fold
 """
@@ -142,9 +145,13 @@ def main():
     x = torch.rand(4, 3, 32, 32)
     y = torch.randint(0, 10, (4,))
     export(m, x, os.path.join(HERE, "resnet_init.onnx"), keep_bn=True)
+    export(m, x, os.path.join(HERE, "resnet_init_folded.onnx"), keep_bn=False)
     g = golden(m, x, y, train_bn=True)
     g["params"] = np.int64(sum(p.numel() for p in m.parameters()))
     np.savez(os.path.join(HERE, "resnet_init.npz"), **g)
+    folded = sum(c.weight.numel() + c.out_channels for c in m.modules() if isinstance(c, nn.Conv2d)) + \
+        sum(p.numel() for p in m.fc.parameters())
+    np.savez(os.path.join(HERE, "resnet_init_folded.npz"), x=g["x"], logits=g["logits"], params=np.int64(folded))
 
     m = PadNet()
     x = torch.rand(2, 3, 8, 8)
