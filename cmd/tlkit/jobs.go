@@ -29,7 +29,7 @@ func jobDataFlags(subset int) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "data", Value: "cifar100", Usage: "dataset: cifar100, cifar100-coarse (CIFAR-100's 20 superclasses), mnist or fashion-mnist"},
 		&cli.StringFlag{Name: "data-dir", Usage: "where datasets live, each as its archive extracts (cifar-100-binary/, cifar-100-python/, mnist/ ...); default $TLKIT_DATA, then ~/.cache/tlkit/data"},
-		&cli.IntFlag{Name: "image-size", Usage: "side images are resized to when the model does not fix it (default 224, or what the checkpoint was trained at)"},
+		&cli.IntFlag{Name: "image-size", Usage: "side images are resized to (default: the size the model fixes, what the checkpoint was trained at, or 224); another size than the model's refixes its input, which fully convolutional networks such as ResNets allow (32 trains on CIFAR's own size)"},
 		&cli.IntFlag{Name: "train-subset", Value: subset, Usage: "train on a seeded random subset of this many images (0: all)"},
 		&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of the subset, the new head, shuffling and augmentation"},
 	}
