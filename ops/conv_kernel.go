@@ -26,6 +26,26 @@ func (g *ConvGeom) mg() int  { return g.M / g.Groups }
 func (g *ConvGeom) k() int   { return g.cg() * g.KH * g.KW }
 func (g *ConvGeom) ohw() int { return g.OH * g.OW }
 
+// wide reports a thin (fewer than thinChannels outputs), stride-1, undilated, unpadded,
+// ungrouped layer, whose im2col rows take W columns per output row instead of OW: each row of
+// an image's matrix is then one contiguous run of the input plane, copied (and for the input
+// gradient added back) in one piece rather than OH short ones, which cost more than the copying
+// in the MNIST models. The products also compute the KW-1 columns per row past the output's
+// edge; the output drops them and the gradients see zeros there, so layers whose rows would
+// grow by more than a quarter (LeNet-5's 5×5 kernels on 12×12 maps: half) keep the plain layout.
+func (g *ConvGeom) wide() bool {
+	return g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && g.PT == 0 && g.PL == 0 && g.PB == 0 && g.PR == 0 &&
+		g.Groups == 1 && g.KW > 1 && g.mg() < thinChannels && 4*g.W <= 5*g.OW
+}
+
+// colw is how many im2col columns one image has: OH·W for wide layers, OH·OW otherwise.
+func (g *ConvGeom) colw() int {
+	if g.wide() {
+		return g.OH * g.W
+	}
+	return g.ohw()
+}
+
 // pointwise reports a 1×1, stride-1, unpadded convolution, whose im2col is the input itself.
 func (g *ConvGeom) pointwise() bool {
 	return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT == 0 && g.PL == 0 && g.PB == 0 && g.PR == 0
@@ -53,7 +73,7 @@ const minChunkCols = 128
 // few enough to stay in cache and to give every worker a chunk when the batch allows. When that
 // leaves fewer chunks than workers, the GEMMs themselves are split across the workers.
 func (g *ConvGeom) imagesPerChunk() int {
-	per := g.k() * g.ohw()
+	per := g.k() * g.colw()
 	target := colTarget
 	if g.mg() < thinChannels {
 		target = thinColTarget
@@ -62,7 +82,7 @@ func (g *ConvGeom) imagesPerChunk() int {
 	if nb < 1 {
 		nb = 1
 	}
-	minNb := (minChunkCols + g.ohw() - 1) / g.ohw()
+	minNb := (minChunkCols + g.colw() - 1) / g.colw()
 	if w := workers(); g.N >= w && nb > g.N/w {
 		nb = max(g.N/w, minNb)
 	}
@@ -83,6 +103,10 @@ func pim2col[T Float](g *ConvGeom, x []T, b0, b1, grp int, col []T) {
 
 // im2colChannels writes the rows of channels [c0,c1) of the group's im2col matrix.
 func im2colChannels[T Float](g *ConvGeom, x []T, b0, b1, grp, c0, c1 int, col []T) {
+	if g.wide() {
+		im2colWide(g, x, b0, b1, c0, c1, col)
+		return
+	}
 	cg, ohw := g.cg(), g.ohw()
 	ncols := (b1 - b0) * ohw
 	hw := g.H * g.W
@@ -142,6 +166,10 @@ func pcol2im[T Float](g *ConvGeom, col []T, b0, b1, grp int, dx []T) {
 }
 
 func col2imChannels[T Float](g *ConvGeom, col []T, b0, b1, grp, c0, c1 int, dx []T) {
+	if g.wide() {
+		col2imWide(g, col, b0, b1, c0, c1, dx)
+		return
+	}
 	cg, ohw := g.cg(), g.ohw()
 	ncols := (b1 - b0) * ohw
 	hw := g.H * g.W
@@ -177,6 +205,85 @@ func col2imChannels[T Float](g *ConvGeom, col []T, b0, b1, grp, c0, c1 int, dx [
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// im2colWide is im2colChannels for wide layers: row (c, ki, kj) of image b is the input plane
+// from (ki, kj) on, OH·W values long (the last KW-1 past the plane, which only dropped columns
+// read, are zeroed).
+func im2colWide[T Float](g *ConvGeom, x []T, b0, b1, c0, c1 int, col []T) {
+	pw, hw := g.colw(), g.H*g.W
+	ncols := (b1 - b0) * pw
+	for c := c0; c < c1; c++ {
+		for ki := 0; ki < g.KH; ki++ {
+			for kj := 0; kj < g.KW; kj++ {
+				row := (c*g.KH+ki)*g.KW + kj
+				start := ki*g.W + kj
+				n := min(pw, hw-start)
+				for b := b0; b < b1; b++ {
+					d := col[row*ncols+(b-b0)*pw : row*ncols+(b-b0+1)*pw]
+					src := x[(b*g.C+c)*hw+start : (b*g.C+c)*hw+start+n]
+					copy(d, src)
+					zero(d[n:])
+				}
+			}
+		}
+	}
+}
+
+// col2imWide is col2imChannels for wide layers: im2colWide's adjoint. The columns past the
+// output's edge hold zeros (the gradients were gathered with gatherWide), so whole runs are added.
+func col2imWide[T Float](g *ConvGeom, col []T, b0, b1, c0, c1 int, dx []T) {
+	pw, hw := g.colw(), g.H*g.W
+	ncols := (b1 - b0) * pw
+	for c := c0; c < c1; c++ {
+		for ki := 0; ki < g.KH; ki++ {
+			for kj := 0; kj < g.KW; kj++ {
+				row := (c*g.KH+ki)*g.KW + kj
+				start := ki*g.W + kj
+				n := min(pw, hw-start)
+				for b := b0; b < b1; b++ {
+					s := col[row*ncols+(b-b0)*pw : row*ncols+(b-b0)*pw+n]
+					d := dx[(b*g.C+c)*hw+start : (b*g.C+c)*hw+start+n]
+					for i, v := range s {
+						d[i] += v
+					}
+				}
+			}
+		}
+	}
+}
+
+// gatherWide is gatherRows for wide layers: output rows of OW values become rows of W, the
+// columns past the output's edge zero.
+func gatherWide[T Float](g *ConvGeom, dy []T, b0, b1 int, dst []T) {
+	pw, ohw, mg := g.colw(), g.ohw(), g.mg()
+	ncols := (b1 - b0) * pw
+	for m := 0; m < mg; m++ {
+		for b := b0; b < b1; b++ {
+			d := dst[m*ncols+(b-b0)*pw : m*ncols+(b-b0+1)*pw]
+			s := dy[(b*g.M+m)*ohw : (b*g.M+m+1)*ohw]
+			for oh := 0; oh < g.OH; oh++ {
+				copy(d[oh*g.W:oh*g.W+g.OW], s[oh*g.OW:(oh+1)*g.OW])
+				zero(d[oh*g.W+g.OW : (oh+1)*g.W])
+			}
+		}
+	}
+}
+
+// scatterWide is gatherWide's inverse for the forward pass: it drops the columns past the
+// output's edge.
+func scatterWide[T Float](g *ConvGeom, src []T, b0, b1 int, y []T) {
+	pw, ohw, mg := g.colw(), g.ohw(), g.mg()
+	ncols := (b1 - b0) * pw
+	for m := 0; m < mg; m++ {
+		for b := b0; b < b1; b++ {
+			s := src[m*ncols+(b-b0)*pw : m*ncols+(b-b0+1)*pw]
+			d := y[(b*g.M+m)*ohw : (b*g.M+m+1)*ohw]
+			for oh := 0; oh < g.OH; oh++ {
+				copy(d[oh*g.OW:(oh+1)*g.OW], s[oh*g.W:oh*g.W+g.OW])
 			}
 		}
 	}
@@ -232,7 +339,7 @@ func convForward[T Float](g *ConvGeom, x, w, bias, y []T) {
 // otherwise. Recomputing it costs as much as a small layer's products (LeNet, CNN, ResNet at
 // 32×32); large layers recompute it to keep memory in bounds.
 func (g *ConvGeom) cachedCols() int {
-	n := g.Groups * g.k() * g.N * g.ohw()
+	n := g.Groups * g.k() * g.N * g.colw()
 	if g.pointwise() || n > 4<<20 {
 		return 0
 	}
@@ -242,7 +349,7 @@ func (g *ConvGeom) cachedCols() int {
 // colsOffset is where the im2col matrix of images [b0,b1), group grp, starts in a cache of all
 // of them: chunk after chunk, and within a chunk group after group, each [K, (b1-b0)·OH·OW].
 func (g *ConvGeom) colsOffset(b0, b1, grp int) int {
-	return g.Groups*g.k()*b0*g.ohw() + grp*g.k()*(b1-b0)*g.ohw()
+	return g.Groups*g.k()*b0*g.colw() + grp*g.k()*(b1-b0)*g.colw()
 }
 
 // convForwardCached is convForward that, given cols (len cachedCols()), leaves every chunk's
@@ -250,19 +357,20 @@ func (g *ConvGeom) colsOffset(b0, b1, grp int) int {
 // to each chunk of the output.
 func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary) {
 	K, mg, ohw := g.k(), g.mg(), g.ohw()
+	wide := g.wide()
 	nb := g.imagesPerChunk()
 	chunks := (g.N + nb - 1) / nb
 	inner := chunks < workers() // too few chunks to share: parallelise inside the GEMM instead
 	task := func(t, _ int) {
 		b0 := t * nb
 		b1 := min(b0+nb, g.N)
-		ncols := (b1 - b0) * ohw
+		ncols := (b1 - b0) * g.colw()
 		var col, out []T
 		if cols == nil && !(g.pointwise() && b1-b0 == 1) {
 			col = getScratch[T](K * ncols)
 			defer putScratch(col)
 		}
-		if b1-b0 > 1 {
+		if b1-b0 > 1 || wide {
 			out = getScratch[T](mg * ncols)
 			defer putScratch(out)
 		}
@@ -292,7 +400,11 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 				mm(false, false, mg, ncols, K, 1, wg, K, c, ncols, 0, y[(b0*g.M+grp*mg)*ohw:], ohw)
 			} else {
 				mm(false, false, mg, ncols, K, 1, wg, K, c, ncols, 0, out, ncols)
-				scatterRows(out, g.M, ohw, grp*mg, mg, b0, b1, y)
+				if wide {
+					scatterWide(g, out, b0, b1, y)
+				} else {
+					scatterRows(out, g.M, ohw, grp*mg, mg, b0, b1, y)
+				}
 			}
 		}
 		if bias != nil {
@@ -331,12 +443,13 @@ func convBackwardData[T Float](g *ConvGeom, w, dy, dx []T) {
 	chunks := (g.N + nb - 1) / nb
 	inner := chunks < workers()
 	direct := g.pointwise()
+	wide := g.wide()
 	hw := g.H * g.W
 	task := func(t, _ int) {
 		b0 := t * nb
 		b1 := min(b0+nb, g.N)
-		ncols := (b1 - b0) * ohw
-		one := b1-b0 == 1
+		ncols := (b1 - b0) * g.colw()
+		one := b1-b0 == 1 && !wide // one image's dy is already an mg×ohw matrix
 		var dcol, dy2 []T
 		if !(direct && one) {
 			dcol = getScratch[T](K * ncols)
@@ -353,7 +466,11 @@ func convBackwardData[T Float](g *ConvGeom, w, dy, dx []T) {
 		}
 		for grp := 0; grp < g.Groups; grp++ {
 			src, ld := dy[(b0*g.M+grp*mg)*ohw:], ohw
-			if !one {
+			switch {
+			case wide:
+				gatherWide(g, dy, b0, b1, dy2)
+				src, ld = dy2, ncols
+			case !one:
 				gatherRows(dy, g.M, ohw, grp*mg, mg, b0, b1, dy2)
 				src, ld = dy2, ncols
 			}
@@ -406,11 +523,12 @@ func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 	for i := range fresh {
 		fresh[i] = true
 	}
+	wide := g.wide()
 	task := func(t, worker int) {
 		b0 := t * nb
 		b1 := min(b0+nb, g.N)
-		ncols := (b1 - b0) * ohw
-		one := b1-b0 == 1
+		ncols := (b1 - b0) * g.colw()
+		one := b1-b0 == 1 && !wide // one image's dy is already an mg×ohw matrix
 		var col, dy2 []T
 		if cols == nil && !(direct && one) {
 			col = getScratch[T](K * ncols)
@@ -442,7 +560,11 @@ func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 				im2col(g, x, b0, b1, grp, c)
 			}
 			src, ld := dy[(b0*g.M+grp*mg)*ohw:], ohw
-			if !one {
+			switch {
+			case wide:
+				gatherWide(g, dy, b0, b1, dy2)
+				src, ld = dy2, ncols
+			case !one:
 				gatherRows(dy, g.M, ohw, grp*mg, mg, b0, b1, dy2)
 				src, ld = dy2, ncols
 			}
