@@ -38,6 +38,14 @@ func (g *ConvGeom) wide() bool {
 		g.Groups == 1 && g.KW > 1 && g.mg() < thinChannels && 4*g.W <= 5*g.OW
 }
 
+// dense reports a kernel that covers the whole unpadded input (LeNet-5's conv3: 16×4×4 maps,
+// 4×4 kernels, 1×1 output): the layer is a fully connected one, N×K input by K×M weights, and
+// its im2col matrix would just be the input transposed, copied one element at a time.
+func (g *ConvGeom) dense() bool {
+	return g.OH == 1 && g.OW == 1 && g.KH == g.H && g.KW == g.W && g.DH == 1 && g.DW == 1 &&
+		g.PT == 0 && g.PL == 0 && g.PB == 0 && g.PR == 0 && g.Groups == 1
+}
+
 // colw is how many im2col columns one image has: OH·W for wide layers, OH·OW otherwise.
 func (g *ConvGeom) colw() int {
 	if g.wide() {
@@ -340,7 +348,7 @@ func convForward[T Float](g *ConvGeom, x, w, bias, y []T) {
 // 32×32); large layers recompute it to keep memory in bounds.
 func (g *ConvGeom) cachedCols() int {
 	n := g.Groups * g.k() * g.N * g.colw()
-	if g.pointwise() || n > 4<<20 {
+	if g.pointwise() || g.dense() || n > 4<<20 {
 		return 0
 	}
 	return n
@@ -357,6 +365,22 @@ func (g *ConvGeom) colsOffset(b0, b1, grp int) int {
 // to each chunk of the output.
 func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary) {
 	K, mg, ohw := g.k(), g.mg(), g.ohw()
+	if g.dense() {
+		// y (N×M) = x (N×K) · wᵀ, then the bias and the activation
+		pgemm(false, true, g.N, g.M, K, 1, x, K, w, K, 0, y, g.M)
+		if bias != nil {
+			for b := 0; b < g.N; b++ {
+				row := y[b*g.M : (b+1)*g.M]
+				for m, bv := range bias {
+					row[m] += bv
+				}
+			}
+		}
+		if act != nil {
+			unaryForward(act, y, y)
+		}
+		return
+	}
 	wide := g.wide()
 	nb := g.imagesPerChunk()
 	chunks := (g.N + nb - 1) / nb
@@ -439,6 +463,10 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 // convBackwardData computes dx from dy and the weights.
 func convBackwardData[T Float](g *ConvGeom, w, dy, dx []T) {
 	K, mg, ohw := g.k(), g.mg(), g.ohw()
+	if g.dense() {
+		pgemm(false, false, g.N, K, g.M, 1, dy, g.M, w, K, 0, dx, K) // dx (N×K) = dy (N×M) · w
+		return
+	}
 	nb := g.imagesPerChunk()
 	chunks := (g.N + nb - 1) / nb
 	inner := chunks < workers()
@@ -506,6 +534,10 @@ func convBackwardWeight[T Float](g *ConvGeom, x, dy, dw []T) {
 // there by convForwardCached for the same x) when it is not nil.
 func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 	K, mg, ohw := g.k(), g.mg(), g.ohw()
+	if g.dense() {
+		pgemm(true, false, g.M, K, g.N, 1, dy, g.M, x, K, 0, dw, K) // dw (M×K) = dyᵀ · x
+		return
+	}
 	nb := g.imagesPerChunk()
 	chunks := (g.N + nb - 1) / nb
 	nw := min(workers(), chunks)
