@@ -218,10 +218,10 @@ func col2imChannels[T Float](g *ConvGeom, col []T, b0, b1, grp, c0, c1 int, dx [
 	}
 }
 
-// im2colWide is im2colChannels for wide layers: row (c, ki, kj) of image b is the input plane
-// from (ki, kj) on, OH·W values long (the last KW-1 past the plane, which only dropped columns
-// read, are zeroed).
-func im2colWide[T Float](g *ConvGeom, x []T, b0, b1, c0, c1 int, col []T) {
+// wideRuns calls f for each run of a wide layer's im2col matrix, images [b0,b1), channels
+// [c0,c1): row (c, ki, kj)'s OH·W columns of image b, and the input plane c of image b from
+// (ki, kj) on, which is shorter when it reaches the plane's end (only dropped columns lie past it).
+func wideRuns[T Float](g *ConvGeom, b0, b1, c0, c1 int, col, x []T, f func(colRun, planeRun []T)) {
 	pw, hw := g.colw(), g.H*g.W
 	ncols := (b1 - b0) * pw
 	for c := c0; c < c1; c++ {
@@ -231,37 +231,30 @@ func im2colWide[T Float](g *ConvGeom, x []T, b0, b1, c0, c1 int, col []T) {
 				start := ki*g.W + kj
 				n := min(pw, hw-start)
 				for b := b0; b < b1; b++ {
-					d := col[row*ncols+(b-b0)*pw : row*ncols+(b-b0+1)*pw]
-					src := x[(b*g.C+c)*hw+start : (b*g.C+c)*hw+start+n]
-					copy(d, src)
-					zero(d[n:])
+					f(col[row*ncols+(b-b0)*pw:row*ncols+(b-b0+1)*pw], x[(b*g.C+c)*hw+start:(b*g.C+c)*hw+start+n])
 				}
 			}
 		}
 	}
 }
 
+// im2colWide is im2colChannels for wide layers (the columns past the plane's end are zeroed).
+func im2colWide[T Float](g *ConvGeom, x []T, b0, b1, c0, c1 int, col []T) {
+	wideRuns(g, b0, b1, c0, c1, col, x, func(d, s []T) {
+		copy(d, s)
+		zero(d[len(s):])
+	})
+}
+
 // col2imWide is col2imChannels for wide layers: im2colWide's adjoint. The columns past the
 // output's edge hold zeros (the gradients were gathered with gatherWide), so whole runs are added.
 func col2imWide[T Float](g *ConvGeom, col []T, b0, b1, c0, c1 int, dx []T) {
-	pw, hw := g.colw(), g.H*g.W
-	ncols := (b1 - b0) * pw
-	for c := c0; c < c1; c++ {
-		for ki := 0; ki < g.KH; ki++ {
-			for kj := 0; kj < g.KW; kj++ {
-				row := (c*g.KH+ki)*g.KW + kj
-				start := ki*g.W + kj
-				n := min(pw, hw-start)
-				for b := b0; b < b1; b++ {
-					s := col[row*ncols+(b-b0)*pw : row*ncols+(b-b0)*pw+n]
-					d := dx[(b*g.C+c)*hw+start : (b*g.C+c)*hw+start+n]
-					for i, v := range s {
-						d[i] += v
-					}
-				}
-			}
+	wideRuns(g, b0, b1, c0, c1, col, dx, func(s, d []T) {
+		s = s[:len(d)]
+		for i, v := range s {
+			d[i] += v
 		}
-	}
+	})
 }
 
 // gatherWide is gatherRows for wide layers: output rows of OW values become rows of W, the
