@@ -33,7 +33,7 @@ func Pretrain(ctx context.Context, dataDir, path string, rec train.Recorder) (*n
 	if err != nil {
 		return nil, err
 	}
-	m, err := models.DemoNet(Recipe.Seed, 10, []int{1, 28, 28})
+	m, err := models.Build("demonet", Recipe.Seed, 10, []int{1, 28, 28})
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func Run(ctx context.Context, o Options, rec func(arm string) train.Recorder) (*
 	if err != nil {
 		return nil, err
 	}
-	random, err := models.DemoNet(o.Seed+1000, 10, []int{1, 28, 28})
+	random, err := models.Build("demonet", o.Seed+1000, 10, []int{1, 28, 28})
 	if err != nil {
 		return nil, err
 	}

@@ -4,10 +4,10 @@ package head
 
 import (
 	"fmt"
-	"math/rand"
 	"strings"
 
 	"tlkit/nn"
+	"tlkit/torchrand"
 )
 
 // Head describes a network's classification head: a Gemm (or MatMul, with an optional bias Add)
@@ -143,8 +143,9 @@ func (h *Head) prefix() string {
 }
 
 // Replace returns a copy of m whose head is a new Linear(In → classes) layer, initialised as
-// torch.nn.Linear is (U(±1/√In), from seed) and named like the old one (torchvision: fc.weight,
-// fc.bias). A trailing Softmax is dropped: tlkit trains on logits. The model's output keeps its
+// torch.nn.Linear is right after torch.manual_seed(seed) (nn.LinearInit: the same values as
+// PyTorch's `torch.manual_seed(seed); model.fc = nn.Linear(In, classes)`) and named like the old one
+// (torchvision: fc.weight, fc.bias). A trailing Softmax is dropped: tlkit trains on logits. The model's output keeps its
 // name.
 func Replace(m *nn.Model, classes int, seed int64) (*nn.Model, *Head, error) {
 	if classes < 1 {
@@ -169,17 +170,9 @@ func Replace(m *nn.Model, classes int, seed int64) (*nn.Model, *Head, error) {
 		c.RemoveTensor(p)
 	}
 	prefix := h.prefix()
-	rng := rand.New(rand.NewSource(seed))
-	bound := nn.KaimingBound(h.In)
-	uniform := func(n int) []float32 {
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = float32((rng.Float64()*2 - 1) * bound)
-		}
-		return v
-	}
-	w := &nn.Tensor{Name: prefix + ".weight", Shape: []int{classes, h.In}, Data: uniform(classes * h.In)}
-	b := &nn.Tensor{Name: prefix + ".bias", Shape: []int{classes}, Data: uniform(classes)}
+	wd, bd := nn.LinearInit(torchrand.New(uint64(seed)), h.In, classes)
+	w := &nn.Tensor{Name: prefix + ".weight", Shape: []int{classes, h.In}, Data: wd}
+	b := &nn.Tensor{Name: prefix + ".bias", Shape: []int{classes}, Data: bd}
 	for _, t := range []*nn.Tensor{w, b} {
 		if err := c.AddTensor(t); err != nil {
 			return nil, nil, err

@@ -8,13 +8,14 @@ import (
 	"strings"
 
 	"tlkit/nn"
+	"tlkit/torchrand"
 )
 
 // builders maps a built-in name to its constructor. classes is the size of the output layer;
 // sample is the per-sample input shape (C, H, W).
 var builders = map[string]struct {
 	doc   string
-	build func(seed int64, classes int, sample []int) (*nn.Model, error)
+	build func(g *torchrand.Generator, classes int, sample []int) (*nn.Model, error)
 }{
 	"mlp":     {"Flatten → Linear(784,256) → Sigmoid → Linear(256,10); 203,530 parameters on MNIST", MLP},
 	"cnn":     {"Conv(1→4,3) → ReLU → Conv(4→8,3) → ReLU → Flatten → Linear(4608,48) → ReLU → Linear(48,10); 222,058 parameters", CNN},
@@ -36,8 +37,15 @@ func Names() []string {
 func Doc(name string) string { return builders[name].doc }
 
 // Build constructs the named model for samples of shape sample (C,H,W) and classes outputs,
-// initialised as PyTorch initialises the same layers, from seed.
+// initialised as PyTorch initialises the same layers after torch.manual_seed(seed).
 func Build(name string, seed int64, classes int, sample []int) (*nn.Model, error) {
+	return BuildFrom(name, torchrand.New(uint64(seed)), classes, sample)
+}
+
+// BuildFrom is Build drawing the initial values from g, as PyTorch draws them from its global
+// generator when the same torch.nn.Module is constructed; g is left where PyTorch's would be, so
+// a DataLoader's shuffling can continue from it (g.Shuffles).
+func BuildFrom(name string, g *torchrand.Generator, classes int, sample []int) (*nn.Model, error) {
 	b, ok := builders[name]
 	if !ok {
 		return nil, fmt.Errorf("unknown model %q (built-in models: %s)", name, strings.Join(Names(), ", "))
@@ -45,12 +53,12 @@ func Build(name string, seed int64, classes int, sample []int) (*nn.Model, error
 	if len(sample) != 3 {
 		return nil, fmt.Errorf("model %s: want a C×H×W sample shape, got %v", name, sample)
 	}
-	return b.build(seed, classes, sample)
+	return b.build(g, classes, sample)
 }
 
 // MLP is the seed's multi-layer perceptron.
-func MLP(seed int64, classes int, s []int) (*nn.Model, error) {
-	b := nn.NewBuilder("mlp", seed, s...)
+func MLP(g *torchrand.Generator, classes int, s []int) (*nn.Model, error) {
+	b := nn.NewBuilderFrom("mlp", g, s...)
 	x := b.Flatten(b.Input())
 	x = b.Linear(x, "fc1", s[0]*s[1]*s[2], 256)
 	x = b.Act(x, "Sigmoid")
@@ -59,8 +67,8 @@ func MLP(seed int64, classes int, s []int) (*nn.Model, error) {
 }
 
 // CNN is the seed's small convolutional network (no pooling).
-func CNN(seed int64, classes int, s []int) (*nn.Model, error) {
-	b := nn.NewBuilder("cnn", seed, s...)
+func CNN(g *torchrand.Generator, classes int, s []int) (*nn.Model, error) {
+	b := nn.NewBuilderFrom("cnn", g, s...)
 	x := b.Conv(b.Input(), "conv1", s[0], 4, 3, nn.ConvOpts{Bias: true})
 	x = b.Act(x, "Relu")
 	x = b.Conv(x, "conv2", 4, 8, 3, nn.ConvOpts{Bias: true})
@@ -73,11 +81,11 @@ func CNN(seed int64, classes int, s []int) (*nn.Model, error) {
 }
 
 // LeNet5 is the seed's LeNet-5 with average pooling and tanh.
-func LeNet5(seed int64, classes int, s []int) (*nn.Model, error) {
+func LeNet5(g *torchrand.Generator, classes int, s []int) (*nn.Model, error) {
 	if s[1] != 28 || s[2] != 28 {
 		return nil, fmt.Errorf("lenet5 expects 28×28 inputs, got %d×%d", s[1], s[2])
 	}
-	b := nn.NewBuilder("lenet5", seed, s...)
+	b := nn.NewBuilderFrom("lenet5", g, s...)
 	x := b.Conv(b.Input(), "conv1", s[0], 6, 5, nn.ConvOpts{Bias: true})
 	x = b.Act(x, "Tanh")
 	x = b.AvgPool(x, 2, 2)
@@ -99,8 +107,8 @@ func IsBuiltin(name string) bool { _, ok := builders[name]; return ok }
 // DemoNet is the small convolutional backbone of the offline transfer demo: three
 // Conv-BatchNorm-ReLU stages (32, 64, 128 channels, max-pooled between), global average pooling
 // and a Linear head. It is sized to pretrain in minutes on two cores.
-func DemoNet(seed int64, classes int, s []int) (*nn.Model, error) {
-	b := nn.NewBuilder("demonet", seed, s...)
+func DemoNet(g *torchrand.Generator, classes int, s []int) (*nn.Model, error) {
+	b := nn.NewBuilderFrom("demonet", g, s...)
 	x := b.Input()
 	in := s[0]
 	for i, c := range []int{32, 64, 128} {

@@ -3,23 +3,32 @@ package nn
 import (
 	"fmt"
 	"math"
-	"math/rand"
+
+	"tlkit/torchrand"
 )
 
 // Builder assembles a Model layer by layer, naming parameters the way PyTorch's state dicts do
-// ("conv1.weight", "fc2.bias") and initialising them as PyTorch does.
+// ("conv1.weight", "fc2.bias") and initialising them as PyTorch does, from PyTorch's own random
+// stream: layers added in the order of a torch.nn.Module's constructor get the very values
+// torch.manual_seed gives that module.
 type Builder struct {
 	m   *Model
-	rng *rand.Rand
+	rng *torchrand.Generator
 	seq int
 	err error
 }
 
 // NewBuilder starts a model with one input "input" of per-sample shape sample (the batch axis is
-// added in front and left free); seed drives the parameter initialisation.
+// added in front and left free); the parameters are initialised as after torch.manual_seed(seed).
 func NewBuilder(name string, seed int64, sample ...int) *Builder {
+	return NewBuilderFrom(name, torchrand.New(uint64(seed)), sample...)
+}
+
+// NewBuilderFrom is NewBuilder drawing the initial values from g, which it advances as PyTorch
+// advances its global generator while constructing the same layers.
+func NewBuilderFrom(name string, g *torchrand.Generator, sample ...int) *Builder {
 	shape := append([]int{-1}, sample...)
-	return &Builder{m: &Model{Name: name, Opset: 17, Inputs: []Value{{Name: "input", Shape: shape}}}, rng: rand.New(rand.NewSource(seed))}
+	return &Builder{m: &Model{Name: name, Opset: 17, Inputs: []Value{{Name: "input", Shape: shape}}}, rng: g}
 }
 
 // Input is the name of the model's input value.
@@ -48,25 +57,38 @@ func (b *Builder) tensor(t *Tensor) string {
 	return t.Name
 }
 
-// uniform fills n values from U(-bound, bound).
-func (b *Builder) uniform(n int, bound float64) []float32 {
+// Uniform draws n values from U(-bound, bound) as torch.nn.init.uniform_ does with g as the
+// global generator.
+func Uniform(g *torchrand.Generator, n int, bound float64) []float32 {
 	v := make([]float32, n)
-	for i := range v {
-		v[i] = float32((b.rng.Float64()*2 - 1) * bound)
-	}
+	g.Uniform(v, -bound, bound)
 	return v
 }
 
-// KaimingBound is the bound of PyTorch's default initialisation of Linear and Conv weights,
-// kaiming_uniform_(a=√5), which works out to 1/√fan_in; biases use the same bound.
-func KaimingBound(fanIn int) float64 { return 1 / math.Sqrt(float64(fanIn)) }
+// WeightBound is the bound of PyTorch's default initialisation of Linear and Conv weights,
+// kaiming_uniform_(a=√5): gain √(2/(1+a²)) times √(3/fan_in), which works out to 1/√fan_in;
+// it is computed in PyTorch's steps so that it rounds as PyTorch's does.
+func WeightBound(fanIn int) float64 {
+	a := math.Sqrt(5)
+	gain := math.Sqrt(2.0 / (1 + a*a))
+	return math.Sqrt(3.0) * (gain / math.Sqrt(float64(fanIn)))
+}
+
+// BiasBound is the bound of PyTorch's default initialisation of Linear and Conv biases, 1/√fan_in.
+func BiasBound(fanIn int) float64 { return 1 / math.Sqrt(float64(fanIn)) }
+
+// LinearInit draws a torch.nn.Linear(in, out)'s weight (out×in) and bias from g, in PyTorch's
+// order: weight ~ U(±WeightBound(in)), then bias ~ U(±BiasBound(in)).
+func LinearInit(g *torchrand.Generator, in, out int) (w, bias []float32) {
+	return Uniform(g, out*in, WeightBound(in)), Uniform(g, out, BiasBound(in))
+}
 
 // Linear adds a fully connected layer (ONNX Gemm with transB=1, weight out×in) named prefix,
-// initialised like torch.nn.Linear: weight and bias ~ U(±1/√in).
+// initialised like torch.nn.Linear (LinearInit).
 func (b *Builder) Linear(x, prefix string, in, out int) string {
-	bound := KaimingBound(in)
-	w := b.tensor(&Tensor{Name: prefix + ".weight", Shape: []int{out, in}, Data: b.uniform(out*in, bound)})
-	bias := b.tensor(&Tensor{Name: prefix + ".bias", Shape: []int{out}, Data: b.uniform(out, bound)})
+	wd, bd := LinearInit(b.rng, in, out)
+	w := b.tensor(&Tensor{Name: prefix + ".weight", Shape: []int{out, in}, Data: wd})
+	bias := b.tensor(&Tensor{Name: prefix + ".bias", Shape: []int{out}, Data: bd})
 	return b.named(prefix, "Gemm", map[string]Attr{"transB": Int(1)}, x, w, bias)
 }
 
@@ -77,15 +99,14 @@ type ConvOpts struct {
 }
 
 // Conv adds a 2-D convolution named prefix with a square kernel k, initialised like
-// torch.nn.Conv2d: weight and bias ~ U(±1/√(in·k·k)).
+// torch.nn.Conv2d: weight ~ U(±WeightBound(in·k·k)), then bias ~ U(±BiasBound(in·k·k)).
 func (b *Builder) Conv(x, prefix string, in, out, k int, o ConvOpts) string {
 	s := max(o.Stride, 1)
 	fan := in * k * k
-	bound := KaimingBound(fan)
-	w := b.tensor(&Tensor{Name: prefix + ".weight", Shape: []int{out, in, k, k}, Data: b.uniform(out*fan, bound)})
+	w := b.tensor(&Tensor{Name: prefix + ".weight", Shape: []int{out, in, k, k}, Data: Uniform(b.rng, out*fan, WeightBound(fan))})
 	inputs := []string{x, w}
 	if o.Bias {
-		inputs = append(inputs, b.tensor(&Tensor{Name: prefix + ".bias", Shape: []int{out}, Data: b.uniform(out, bound)}))
+		inputs = append(inputs, b.tensor(&Tensor{Name: prefix + ".bias", Shape: []int{out}, Data: Uniform(b.rng, out, BiasBound(fan))}))
 	}
 	p := int64(o.Pad)
 	return b.named(prefix, "Conv", map[string]Attr{"kernel_shape": Ints(int64(k), int64(k)), "strides": Ints(int64(s), int64(s)), "pads": Ints(p, p, p, p)}, inputs...)
