@@ -10,13 +10,21 @@ import (
 
 // LoaderOptions configures a Loader. The zero value of each field means the default given.
 type LoaderOptions struct {
-	BatchSize int   // samples per batch; default 1 (as PyTorch's DataLoader)
-	Shuffle   bool  // a fresh permutation every epoch; default false: dataset order
-	Seed      int64 // seeds the permutations and the augmentation
-	Augment   bool  // pass each sample a seeded rng, enabling the Dataset's random augmentation; default false
-	DropLast  bool  // drop the last partial batch; default false: it is used, so every sample is read
-	Prefetch  int   // batches prepared ahead of the consumer; default 2
-	Workers   int   // goroutines filling the samples of a batch; default GOMAXPROCS
+	BatchSize int      // samples per batch; default 1 (as PyTorch's DataLoader)
+	Shuffle   bool     // a fresh permutation every epoch; default false: dataset order
+	Seed      int64    // seeds the permutations and the augmentation
+	Shuffler  Shuffler // draws each epoch's permutation when Shuffle is set; default: one seeded by (Seed, epoch)
+	Augment   bool     // pass each sample a seeded rng, enabling the Dataset's random augmentation; default false
+	DropLast  bool     // drop the last partial batch; default false: it is used, so every sample is read
+	Prefetch  int      // batches prepared ahead of the consumer; default 2
+	Workers   int      // goroutines filling the samples of a batch; default GOMAXPROCS
+}
+
+// Shuffler gives the order in which an epoch (counted from 1) reads n samples, as a function of
+// the epoch alone, so that a resumed run reads what the interrupted one would have.
+// torchrand.Shuffles is the one that follows PyTorch's DataLoader(shuffle=True).
+type Shuffler interface {
+	Order(epoch, n int) []int
 }
 
 // Loader reads a Dataset in batches, one epoch at a time. The order of epoch e depends only on
@@ -60,8 +68,8 @@ func (l *Loader) NumBatches() int {
 	return (n + b - 1) / b
 }
 
-// Order is the sequence of dataset indices that epoch reads: a permutation seeded by (Seed,
-// epoch) when shuffling, else 0..Len()-1.
+// Order is the sequence of dataset indices that epoch reads: when shuffling, the Shuffler's
+// permutation or one seeded by (Seed, epoch); else 0..Len()-1.
 func (l *Loader) Order(epoch int) []int {
 	n := l.ds.Len()
 	if !l.o.Shuffle {
@@ -70,6 +78,9 @@ func (l *Loader) Order(epoch int) []int {
 			order[i] = i
 		}
 		return order
+	}
+	if l.o.Shuffler != nil {
+		return l.o.Shuffler.Order(epoch, n)
 	}
 	return rand.New(rand.NewSource(int64(mix(uint64(l.o.Seed), uint64(epoch), 0x5045524d)))).Perm(n)
 }

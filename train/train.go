@@ -29,6 +29,9 @@ type Config struct {
 	FreezeBN    bool    // keep BatchNorm in inference mode while training
 	Augment     bool    // random augmentation of training samples
 	Seed        int64
+	// Shuffler orders each epoch's samples; default: the loader's permutation seeded by Seed.
+	// tlkit train passes torchrand's, which repeats PyTorch's DataLoader(shuffle=True).
+	Shuffler datasets.Shuffler
 }
 
 func (c *Config) defaults() {
@@ -114,7 +117,7 @@ func (e *NonFiniteError) Error() string {
 // Fit trains on train for the configured epochs, scoring test after each epoch.
 func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Recorder) error {
 	cfg := t.Cfg
-	loader := datasets.NewLoader(train, datasets.LoaderOptions{BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Augment: cfg.Augment})
+	loader := datasets.NewLoader(train, datasets.LoaderOptions{BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Shuffler: cfg.Shuffler, Augment: cfg.Augment})
 	counted := t.Model
 	if t.Saved != nil {
 		counted = t.Saved

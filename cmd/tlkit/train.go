@@ -16,6 +16,7 @@ import (
 	"tlkit/datasets"
 	"tlkit/models"
 	"tlkit/report"
+	"tlkit/torchrand"
 	"tlkit/train"
 )
 
@@ -47,7 +48,7 @@ Examples:
 			&cli.IntFlag{Name: "epochs", Value: 10, Usage: "passes over the training set"},
 			&cli.IntFlag{Name: "batch-size", Value: 128, Usage: "samples per mini-batch"},
 			&cli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "Adam learning rate"},
-			&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation and shuffling; the same seed gives the same run"},
+			&cli.Int64Flag{Name: "seed", Value: 0, Usage: "seed of initialisation and shuffling; the same seed gives the same run, starting from the weights and batch order of PyTorch's torch.manual_seed(seed) for the same model and DataLoader(shuffle=True)"},
 			&cli.StringFlag{Name: "out", Usage: "directory for metrics.csv, curves.png and model.safetensors"},
 			&cli.BoolFlag{Name: "json", Usage: "print one JSON object with the results when done (and nothing else on stdout)"},
 		}, dataFlags()...),
@@ -84,11 +85,14 @@ func runTrain(c *cli.Context) error {
 	}
 	tf := datasets.Transform{}
 	trainDS, testDS := datasets.Transformed(trainImgs, tf), datasets.Transformed(testImgs, tf)
-	m, err := models.Build(name, c.Int64("seed"), trainDS.Classes(), trainDS.Shape())
+	// PyTorch's random stream: the model's initial weights, then each epoch's shuffle, are those
+	// of torch.manual_seed(seed), building the same model and DataLoader(shuffle=True).
+	rng := torchrand.New(uint64(c.Int64("seed")))
+	m, err := models.BuildFrom(name, rng, trainDS.Classes(), trainDS.Shape())
 	if err != nil {
 		return err
 	}
-	cfg := train.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch-size"), LR: c.Float64("lr"), Seed: c.Int64("seed")}
+	cfg := train.Config{Epochs: c.Int("epochs"), BatchSize: c.Int("batch-size"), LR: c.Float64("lr"), Seed: c.Int64("seed"), Shuffler: rng.Shuffles()}
 	if cfg.Epochs < 1 || cfg.BatchSize < 1 || cfg.LR <= 0 {
 		return cli.Exit("--epochs, --batch-size and --lr must be positive", 2)
 	}
