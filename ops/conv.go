@@ -87,10 +87,7 @@ func runConv[T Float](op *Conv2D, out *tensor.Dense, in []*tensor.Dense) {
 	op.runs++
 	if winogradEligible(&op.Geom) {
 		y := data[T](out)
-		winogradForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, y)
-		if op.Act != nil {
-			unaryForward(op.Act, y, y)
-		}
+		winogradForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, op.Act, y)
 		return
 	}
 	convForwardCached(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out), colsOf[T](op, true), op.Act)

@@ -424,25 +424,7 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 				}
 			}
 		}
-		if bias != nil {
-			for b := b0; b < b1; b++ {
-				for m := 0; m < g.M; m++ {
-					row := y[(b*g.M+m)*ohw : (b*g.M+m+1)*ohw]
-					bv := bias[m]
-					for i := range row {
-						row[i] += bv
-					}
-				}
-			}
-		}
-		if act != nil {
-			ys := y[b0*g.M*ohw : b1*g.M*ohw]
-			if inner {
-				unaryForward(act, ys, ys) // the only chunk: split it over the workers
-			} else {
-				act.apply(ys, ys)
-			}
-		}
+		convEpilogue(g, y, bias, act, b0, b1, inner) // the only chunk (inner): split over the workers
 	}
 	if inner {
 		for t := 0; t < chunks; t++ {
@@ -450,6 +432,49 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 		}
 	} else {
 		parallelTasks(chunks, task)
+	}
+}
+
+// convEpilogue adds the bias (nil: none) and applies the fused activation (nil: none) to the
+// output channels of images [b0,b1) of y, both in one pass over each channel's plane while it is
+// in cache: with BatchNorm folded into the convolution (inference), this pass is all that is
+// left of BatchNorm and ReLU. parallel splits the planes over the workers.
+func convEpilogue[T Float](g *ConvGeom, y, bias []T, act *Unary, b0, b1 int, parallel bool) {
+	if bias == nil && act == nil {
+		return
+	}
+	ohw := g.ohw()
+	planes := func(lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := y[(b0*g.M+r)*ohw : (b0*g.M+r+1)*ohw]
+			switch {
+			case bias == nil:
+				applyUnary(act, row, row)
+			case act != nil && act.Kind == Relu:
+				bv := bias[r%g.M]
+				i := 0
+				if r32, ok := any(row).([]float32); ok {
+					i = biasReluVec(r32, r32, float32(bv), true)
+				}
+				for ; i < len(row); i++ {
+					row[i] = max(row[i]+bv, 0)
+				}
+			default:
+				bv := bias[r%g.M]
+				for i := range row {
+					row[i] += bv
+				}
+				if act != nil {
+					applyUnary(act, row, row)
+				}
+			}
+		}
+	}
+	n := (b1 - b0) * g.M
+	if parallel {
+		parallelFor(n, max(1, (1<<14)/ohw), planes)
+	} else {
+		planes(0, n)
 	}
 }
 

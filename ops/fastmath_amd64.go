@@ -28,3 +28,18 @@ func tanhVec(x, y []float32) int {
 	tanhF32x8(&x[0], &y[0], n, &tanhConsts[0])
 	return n
 }
+
+//go:noescape
+func biasReluF32x8(x, y *float32, n int, b float32, add bool)
+
+// biasReluVec sets y = max(x+b, 0) (max(x, 0) without add) for the first elements of x with
+// AVX2, bitwise as the Go loop, and returns how many; the caller does the rest.
+func biasReluVec(x, y []float32, b float32, add bool) int {
+	n := len(x) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	biasReluF32x8(&x[0], &y[0], n, b, add)
+	return n
+}

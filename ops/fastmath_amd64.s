@@ -102,3 +102,38 @@ loop:
 done:
 	VZEROUPPER
 	RET
+
+// biasReluF32x8 sets y[i] = max(x[i]+b, 0) (with add set) or max(x[i], 0), eight lanes at a
+// time with AVX2, bitwise as Go's max: NaN stays NaN and -0 becomes +0 (VMAXPS alone would
+// give 0 for NaN, so NaN lanes are blended back). n is a multiple of 8.
+//
+// func biasReluF32x8(x, y *float32, n int, b float32, add bool)
+TEXT ·biasReluF32x8(SB), NOSPLIT, $0-29
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS b+24(FP), Y14
+	MOVBLZX      add+28(FP), AX
+	VXORPS       Y15, Y15, Y15
+
+loop:
+	CMPQ      CX, $8
+	JLT       done
+	VMOVUPS   (SI), Y0
+	TESTQ     AX, AX
+	JZ        noadd
+	VADDPS    Y14, Y0, Y0
+
+noadd:
+	VMAXPS    Y15, Y0, Y1     // x > 0 ? x : 0
+	VCMPPS    $3, Y0, Y0, Y2  // unordered: x is NaN
+	VBLENDVPS Y2, Y0, Y1, Y1  // NaN lanes keep x
+	VMOVUPS   Y1, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       loop
+
+done:
+	VZEROUPPER
+	RET

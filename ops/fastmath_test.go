@@ -96,3 +96,33 @@ func TestTanhVector(t *testing.T) {
 		}
 	}
 }
+
+// TestBiasReluVector: the AVX2 ReLU (with and without a bias) gives bitwise the Go loop's
+// max(x+b, 0), NaN and signed zeros included.
+func TestBiasReluVector(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	x := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+		-1, 1, math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, 0.25, -0.25}
+	for i := 0; i < 10000; i++ {
+		x = append(x, float32(r.NormFloat64()), math.Float32frombits(r.Uint32()))
+	}
+	for _, b := range []float32{0, 0.25, -0.25, float32(math.Copysign(0, -1))} {
+		for _, add := range []bool{false, true} {
+			y := make([]float32, len(x))
+			n := biasReluVec(x, y, b, add)
+			if bestISA >= isaAVX2 && n != len(x)&^7 {
+				t.Fatalf("vector path did %d of %d", n, len(x))
+			}
+			for i := 0; i < n; i++ {
+				v := x[i]
+				if add {
+					v += b
+				}
+				want := max(v, 0)
+				if math.Float32bits(y[i]) != math.Float32bits(want) && !(want != want && y[i] != y[i]) {
+					t.Fatalf("relu(%g + %g, add %v): vector %g (%#x), Go %g (%#x)", x[i], b, add, y[i], math.Float32bits(y[i]), want, math.Float32bits(want))
+				}
+			}
+		}
+	}
+}

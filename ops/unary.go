@@ -142,7 +142,11 @@ func (op *Unary) apply(xs, ys any) {
 func applyUnary[T Float](op *Unary, x, y []T) {
 	switch op.Kind {
 	case Relu: // the hot one gets its own loop, branch-free (signs are random: branches mispredict)
-		for i := range x {
+		i := 0
+		if x32, ok := any(x).([]float32); ok {
+			i = biasReluVec(x32, any(y).([]float32), 0, false)
+		}
+		for ; i < len(x); i++ {
 			y[i] = max(x[i], 0)
 		}
 		return

@@ -64,13 +64,13 @@ func winogradEligible(g *ConvGeom) bool {
 	return im2col >= winogradMinSpeed*wino
 }
 
-// winogradForward computes y = conv(x, w) + bias (bias may be nil), exactly what convForward
-// computes, for a geometry winogradSupported accepts.
-func winogradForward[T Float](g *ConvGeom, x, w, bias, y []T) {
+// winogradForward computes y = act(conv(x, w) + bias) (bias and act may be nil), exactly what
+// convForward computes, for a geometry winogradSupported accepts.
+func winogradForward[T Float](g *ConvGeom, x, w, bias []T, act *Unary, y []T) {
 	u := getScratch[T](winogradKernelLen(g))
 	defer putScratch(u)
 	winogradTransformKernel(g, w, u)
-	winogradForwardU(g, x, u, bias, y)
+	winogradForwardU(g, x, u, bias, act, y)
 }
 
 // winogradBackwardData computes dx from w and dy, exactly what convBackwardData computes, for a
@@ -95,9 +95,9 @@ func winogradTransformKernel[T Float](g *ConvGeom, w, u []T) {
 }
 
 // winogradForwardU is winogradForward with the weights already transformed into u.
-func winogradForwardU[T Float](g *ConvGeom, x, u, bias, y []T) {
+func winogradForwardU[T Float](g *ConvGeom, x, u, bias []T, act *Unary, y []T) {
 	wg := newWinoGeom(g.N, g.C, g.H, g.W, g.M, g.OH, g.OW, g.PT, g.PL)
-	winoRun(&wg, x, u, false, bias, y)
+	winoRun(&wg, x, u, false, bias, act, y)
 }
 
 // winogradBackwardDataU is winogradBackwardData with the weights already transformed into u.
@@ -105,7 +105,7 @@ func winogradBackwardDataU[T Float](g *ConvGeom, u, dy, dx []T) {
 	// dx[n,c,i,j] = Σ_{m,a,b} dy[n,m,i+PT-a,j+PL-b]·w[m,c,a,b]; with a' = 2-a that is a
 	// correlation of dy, padded by 2-PT on top and 2-PL on the left, with the rotated kernel.
 	wg := newWinoGeom(g.N, g.M, g.OH, g.OW, g.C, g.H, g.W, 2-g.PT, 2-g.PL)
-	winoRun(&wg, dy, u, true, nil, dx)
+	winoRun(&wg, dy, u, true, nil, nil, dx)
 }
 
 // winoGeom is a stride-1 3×3 correlation y[n,o,r,s] = Σ_{i,a,b} x[n,i,r-pt+a,s-pl+b]·k[o,i,a,b]
@@ -202,13 +202,13 @@ var winoPerm = [16]int{15, 13, 14, 12, 7, 5, 6, 4, 11, 9, 10, 8, 3, 1, 2, 0}
 
 // winoRun computes the correlation g describes of x with the kernel whose transform is u
 // (winoKernel's layout: u[ξ] is cout×cin, or with back set cin×cout and for the rotated kernel),
-// adds bias (may be nil) and writes y.
+// adds bias and applies act (either may be nil) and writes y.
 //
 // With enough tiles each worker takes whole blocks (transforms and GEMMs), which needs no
 // synchronisation; with few tiles (deep layers of small images) the blocks are done one after
 // another, each phase split over the workers: the input transform by channels, the 16 GEMMs by ξ
 // and the output transform by output channels.
-func winoRun[T Float](g *winoGeom, x, u []T, back bool, bias, y []T) {
+func winoRun[T Float](g *winoGeom, x, u []T, back bool, bias []T, act *Unary, y []T) {
 	cin, cout := g.cin, g.cout
 	us := winoPlaneStride(cin * cout)
 	mul := func(xi, k int, v, m []T) {
@@ -237,7 +237,7 @@ func winoRun[T Float](g *winoGeom, x, u []T, back bool, bias, y []T) {
 			for xi := 0; xi < 16; xi++ {
 				mul(xi, p1-p0, v, m)
 			}
-			winoOutput(g, m, bias, p0, p1, 0, cout, y)
+			winoOutput(g, m, bias, act, p0, p1, 0, cout, y)
 		})
 		return
 	}
@@ -253,7 +253,7 @@ func winoRun[T Float](g *winoGeom, x, u []T, back bool, bias, y []T) {
 			putScratch(buf)
 		})
 		parallelTasks(16, func(xi, _ int) { mul(xi, p1-p0, v, m) })
-		parallelFor(cout, 1, func(o0, o1 int) { winoOutput(g, m, bias, p0, p1, o0, o1, y) })
+		parallelFor(cout, 1, func(o0, o1 int) { winoOutput(g, m, bias, act, p0, p1, o0, o1, y) })
 	}
 }
 
@@ -464,9 +464,10 @@ func winoInputRowsGo[T Float](row0, row1, row2, row3 []T, n int, out []T) {
 }
 
 // winoOutput turns the products of tiles [p0,p1) and output channels [o0,o1), stored at
-// m[o·winoLD + ξ·winoKB + p-p0], into output tiles Aᵀ·M·A + bias, with
-// Aᵀ = [1 1 1 0; 0 1 -1 -1], dropping the parts of tiles that fall outside the output.
-func winoOutput[T Float](g *winoGeom, m, bias []T, p0, p1, o0, o1 int, y []T) {
+// m[o·winoLD + ξ·winoKB + p-p0], into output tiles act(Aᵀ·M·A + bias), with
+// Aᵀ = [1 1 1 0; 0 1 -1 -1], dropping the parts of tiles that fall outside the output. The
+// activation (nil: none) is applied to each run of tiles just written, while it is in cache.
+func winoOutput[T Float](g *winoGeom, m, bias []T, act *Unary, p0, p1, o0, o1 int, y []T) {
 	ohw := g.oh * g.ow
 	full := g.ow / 2 // tile columns with both output columns inside
 	for o := o0; o < o1; o++ {
@@ -499,6 +500,13 @@ func winoOutput[T Float](g *winoGeom, m, bias []T, p0, p1, o0, o1 int, y []T) {
 				row0[g.ow-1] = t0[0]
 				if row1 != nil {
 					row1[g.ow-1] = t1[0]
+				}
+			}
+			if act != nil {
+				c0, c1 := 2*tj0, min(2*tj1, g.ow)
+				applyUnary(act, row0[c0:c1], row0[c0:c1])
+				if row1 != nil {
+					applyUnary(act, row1[c0:c1], row1[c0:c1])
 				}
 			}
 		})

@@ -43,7 +43,7 @@ func BenchmarkWinograd(b *testing.B) {
 			fn   func()
 		}{
 			{"fwd/im2col", func() { convForward(&g, x, w, nil, y) }},
-			{"fwd/winograd", func() { winogradForward(&g, x, w, nil, y) }},
+			{"fwd/winograd", func() { winogradForward(&g, x, w, nil, nil, y) }},
 			{"bwd/im2col", func() { convBackwardData(&g, w, y, x) }},
 			{"bwd/winograd", func() { winogradBackwardData(&g, w, y, x) }},
 		} {

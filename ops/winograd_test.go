@@ -114,7 +114,7 @@ func checkWinograd[T Float](t *testing.T, tc winoCase, seed int64) (fwd, bwd flo
 	} else {
 		convForward(&g, x, w, bias, want)
 	}
-	winogradForward(&g, x, w, bias, got)
+	winogradForward(&g, x, w, bias, nil, got)
 	fwd = winoRelErr(got, want)
 
 	wantDx := make([]T, len(x))
@@ -267,8 +267,8 @@ func TestWinogradSharedKernel(t *testing.T) {
 	u := make([]float32, winogradKernelLen(&g))
 	winogradTransformKernel(&g, w, u)
 	y1, y2 := make([]float32, len(dy)), make([]float32, len(dy))
-	winogradForward(&g, x, w, bias, y1)
-	winogradForwardU(&g, x, u, bias, y2)
+	winogradForward(&g, x, w, bias, nil, y1)
+	winogradForwardU(&g, x, u, bias, nil, y2)
 	dx1, dx2 := make([]float32, len(x)), make([]float32, len(x))
 	winogradBackwardData(&g, w, dy, dx1)
 	winogradBackwardDataU(&g, u, dy, dx2)

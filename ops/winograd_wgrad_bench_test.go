@@ -82,7 +82,7 @@ func BenchmarkWinogradISA(b *testing.B) {
 			name string
 			fn   func()
 		}{
-			{"fwd", func() { winogradForward(&g, x, w, nil, y) }},
+			{"fwd", func() { winogradForward(&g, x, w, nil, nil, y) }},
 			{"bwd", func() { winogradBackwardData(&g, w, y, x) }},
 			{"wgrad", func() { winogradBackwardWeight(&g, x, y, w) }},
 		} {

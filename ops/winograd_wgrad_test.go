@@ -280,7 +280,7 @@ func TestWinogradVectorWhole(t *testing.T) {
 			y := make([]float32, len(dy))
 			dx := make([]float32, len(x))
 			dw := make([]float32, len(w))
-			winogradForward(&g, x, w, bias, y)
+			winogradForward(&g, x, w, bias, nil, y)
 			winogradBackwardData(&g, w, dy, dx)
 			winogradBackwardWeight(&g, x, dy, dw)
 			for k, got := range [3][]float32{y, dx, dw} {
