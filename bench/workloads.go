@@ -196,7 +196,8 @@ func forward(batch, size, repeats int, peers bool) (Row, error) {
 		return r, err
 	}
 	x := randomInput(batch * 3 * size * size)
-	p, err := engine.Compile(m, engine.Options{Batch: batch})
+	// A frozen backbone, as transfer learning runs it: BatchNorm folded into the convolutions.
+	p, err := engine.Compile(m, engine.Options{Batch: batch, FoldBatchNorm: true})
 	if err != nil {
 		return r, err
 	}

@@ -39,6 +39,12 @@ type Options struct {
 	Outputs []string
 	// Loss selects the training objective; the default is the softmax cross-entropy.
 	Loss Loss
+	// FoldBatchNorm folds each BatchNorm that follows a convolution into the convolution's
+	// weights and bias, as ONNX Runtime does, for inference programs over tensors that nothing
+	// changes (a frozen backbone, a checkpoint being scored): the program keeps its own folded
+	// copies, so later changes to the model's tensors do not reach it. Default false, and
+	// ignored with Train: programs that share parameters with training must not fold.
+	FoldBatchNorm bool
 }
 
 // Loss is a training objective over the first output.
@@ -105,6 +111,9 @@ func Compile(m *nn.Model, o Options) (p *Program, err error) {
 	}
 	if err := Unsupported(m); err != nil {
 		return nil, err
+	}
+	if o.FoldBatchNorm && !o.Train {
+		m = foldBatchNorm(m)
 	}
 	p = &Program{Model: m, Opts: o, g: G.NewGraph(), params: map[string]*tensor.Dense{}, pnodes: map[string]*G.Node{}}
 	c := &lowering{p: p, vals: map[string]*G.Node{}, consts: map[string]*nn.Tensor{}}

@@ -1,0 +1,67 @@
+package engine_test
+
+import (
+	"math/rand"
+	"strings"
+	"testing"
+
+	"tlkit/compare"
+	"tlkit/engine"
+	"tlkit/models"
+)
+
+// TestFoldBatchNorm: folding a ResNet's BatchNorms into its convolutions leaves no BatchNorm in
+// the program, changes the outputs only by rounding, and leaves the model's tensors untouched;
+// without the option, or in a training program, nothing is folded.
+func TestFoldBatchNorm(t *testing.T) {
+	m, err := models.ResNet(18, 8, 3, 10, []int{3, 32, 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(4))
+	for _, tn := range m.Tensors() { // statistics and affine parameters away from 0/1
+		if strings.Contains(tn.Name, "bn") || strings.Contains(tn.Name, "downsample.1") {
+			for i := range tn.Data {
+				tn.Data[i] = 0.5 + rng.Float32()
+			}
+		}
+	}
+	before := m.Tensor("bn1.running_var").Data[0]
+	x := make([]float32, 4*3*32*32)
+	for i := range x {
+		x[i] = float32(rng.NormFloat64())
+	}
+	run := func(o engine.Options) ([]float32, int) {
+		p, err := engine.Compile(m, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.SetInput(x)
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		bn := 0
+		for _, s := range p.Schedule() {
+			if s.Node.Op() != nil && strings.HasPrefix(s.Node.Op().String(), "BatchNorm") {
+				bn++
+			}
+		}
+		return append([]float32(nil), p.Output(0).Data().([]float32)...), bn
+	}
+	plain, nPlain := run(engine.Options{Batch: 4})
+	folded, nFolded := run(engine.Options{Batch: 4, FoldBatchNorm: true})
+	if nPlain != 20 || nFolded != 0 {
+		t.Fatalf("BatchNorm ops: %d unfolded (want 20), %d folded (want 0)", nPlain, nFolded)
+	}
+	d := compare.RelL2(folded, plain)
+	if d > 1e-6 {
+		t.Errorf("folded outputs differ from unfolded ones by relative L2 %.2e", d)
+	}
+	t.Logf("relative L2 between folded and unfolded outputs: %.2e", d)
+	if m.Tensor("bn1.running_var").Data[0] != before || len(m.Nodes) == 0 {
+		t.Error("folding changed the model")
+	}
+	if _, n := run(engine.Options{Batch: 4, Train: true, FoldBatchNorm: true}); n < 20 {
+		t.Errorf("a training program folded BatchNorm (%d BatchNorm ops and gradients left)", n)
+	}
+}
