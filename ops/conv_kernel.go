@@ -77,6 +77,28 @@ const (
 // the machine's peak, so tiny feature maps (ResNet's last stages at 32×32 input) are batched.
 const minChunkCols = 128
 
+// stripTarget is roughly how many elements a strip's im2col matrix and output may hold
+// together (1 MiB of float32: both stay in a core's L2 from the im2col to the product's epilogue).
+const stripTarget = 1 << 18
+
+// rowStrips is how many strips of output rows each image is cut into when a single image's
+// im2col matrix outgrows colTarget (ResNet's 7×7 stem at 224×224: 147 × 12,544): the products
+// then read a matrix that im2col has just written to L2 instead of one streamed from memory, and
+// the bias and activation find the output rows in cache (2× faster there). 1 otherwise.
+func (g *ConvGeom) rowStrips() int {
+	if g.wide() || g.Groups != 1 || g.dense() || g.pointwise() || g.k()*g.ohw() <= colTarget {
+		return 1
+	}
+	rows := max(1, stripTarget/((g.k()+g.M)*g.OW))
+	return (g.OH + rows - 1) / rows
+}
+
+// stripRows returns the output rows [oh0,oh1) of strip i of s.
+func (g *ConvGeom) stripRows(i, s int) (oh0, oh1 int) {
+	rows := (g.OH + s - 1) / s
+	return min(i*rows, g.OH), min((i+1)*rows, g.OH)
+}
+
 // imagesPerChunk chooses how many images one im2col chunk covers: enough for efficient GEMMs,
 // few enough to stay in cache and to give every worker a chunk when the batch allows. When that
 // leaves fewer chunks than workers, the GEMMs themselves are split across the workers.
@@ -115,7 +137,13 @@ func im2colChannels[T Float](g *ConvGeom, x []T, b0, b1, grp, c0, c1 int, col []
 		im2colWide(g, x, b0, b1, c0, c1, col)
 		return
 	}
-	cg, ohw := g.cg(), g.ohw()
+	im2colRows(g, x, b0, b1, grp, c0, c1, 0, g.OH, col)
+}
+
+// im2colRows writes the rows of channels [c0,c1) of the im2col matrix of output rows [oh0,oh1)
+// only: column (b-b0)·(oh1-oh0)·OW + (oh-oh0)·OW + ow.
+func im2colRows[T Float](g *ConvGeom, x []T, b0, b1, grp, c0, c1, oh0, oh1 int, col []T) {
+	cg, ohw := g.cg(), (oh1-oh0)*g.OW
 	ncols := (b1 - b0) * ohw
 	hw := g.H * g.W
 	for c := c0; c < c1; c++ {
@@ -128,8 +156,8 @@ func im2colChannels[T Float](g *ConvGeom, x []T, b0, b1, grp, c0, c1 int, col []
 				for b := b0; b < b1; b++ {
 					src := x[(b*g.C+grp*cg+c)*hw : (b*g.C+grp*cg+c+1)*hw]
 					d := dst[(b-b0)*ohw : (b-b0+1)*ohw]
-					for oh := 0; oh < g.OH; oh++ {
-						drow := d[oh*g.OW : (oh+1)*g.OW]
+					for oh := oh0; oh < oh1; oh++ {
+						drow := d[(oh-oh0)*g.OW : (oh-oh0+1)*g.OW]
 						ih := oh*g.SH - g.PT + ki*g.DH
 						if ih < 0 || ih >= g.H {
 							zero(drow)
@@ -374,6 +402,22 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 		}
 		return
 	}
+	if st := g.rowStrips(); st > 1 && cols == nil {
+		parallelTasks(g.N*st, func(t, _ int) {
+			b, i := t/st, t%st
+			oh0, oh1 := g.stripRows(i, st)
+			if oh0 == oh1 {
+				return
+			}
+			n := (oh1 - oh0) * g.OW
+			col := getScratch[T](K * n)
+			defer putScratch(col)
+			im2colRows(g, x, b, b+1, 0, 0, g.C, oh0, oh1, col)
+			gemm(false, false, g.M, n, K, 1, w, K, col, n, 0, y[b*g.M*ohw+oh0*g.OW:], ohw)
+			convEpilogue(g, y, bias, act, b, b+1, oh0*g.OW, oh1*g.OW, false)
+		})
+		return
+	}
 	wide := g.wide()
 	nb := g.imagesPerChunk()
 	chunks := (g.N + nb - 1) / nb
@@ -424,7 +468,7 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 				}
 			}
 		}
-		convEpilogue(g, y, bias, act, b0, b1, inner) // the only chunk (inner): split over the workers
+		convEpilogue(g, y, bias, act, b0, b1, 0, ohw, inner) // the only chunk (inner): split over the workers
 	}
 	if inner {
 		for t := 0; t < chunks; t++ {
@@ -436,17 +480,18 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 }
 
 // convEpilogue adds the bias (nil: none) and applies the fused activation (nil: none) to the
-// output channels of images [b0,b1) of y, both in one pass over each channel's plane while it is
-// in cache: with BatchNorm folded into the convolution (inference), this pass is all that is
-// left of BatchNorm and ReLU. parallel splits the planes over the workers.
-func convEpilogue[T Float](g *ConvGeom, y, bias []T, act *Unary, b0, b1 int, parallel bool) {
+// output channels of images [b0,b1) of y, pixels [p0,p1) of each plane, both in one pass over
+// each channel's plane while it is in cache: with BatchNorm folded into the convolution
+// (inference), this pass is all that is left of BatchNorm and ReLU. parallel splits the planes
+// over the workers.
+func convEpilogue[T Float](g *ConvGeom, y, bias []T, act *Unary, b0, b1, p0, p1 int, parallel bool) {
 	if bias == nil && act == nil {
 		return
 	}
 	ohw := g.ohw()
 	planes := func(lo, hi int) {
 		for r := lo; r < hi; r++ {
-			row := y[(b0*g.M+r)*ohw : (b0*g.M+r+1)*ohw]
+			row := y[(b0*g.M+r)*ohw+p0 : (b0*g.M+r)*ohw+p1]
 			switch {
 			case bias == nil:
 				applyUnary(act, row, row)
@@ -472,7 +517,7 @@ func convEpilogue[T Float](g *ConvGeom, y, bias []T, act *Unary, b0, b1 int, par
 	}
 	n := (b1 - b0) * g.M
 	if parallel {
-		parallelFor(n, max(1, (1<<14)/ohw), planes)
+		parallelFor(n, max(1, (1<<14)/(p1-p0)), planes)
 	} else {
 		planes(0, n)
 	}
@@ -557,7 +602,11 @@ func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 		return
 	}
 	nb := g.imagesPerChunk()
-	chunks := (g.N + nb - 1) / nb
+	st := 1 // strips of output rows per chunk (rowStrips); then nb is 1
+	if cols == nil {
+		st = g.rowStrips()
+	}
+	chunks := (g.N + nb - 1) / nb * st
 	nw := min(workers(), chunks)
 	inner := chunks < workers()
 	direct := g.pointwise()
@@ -575,6 +624,24 @@ func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 	}
 	wide := g.wide()
 	task := func(t, worker int) {
+		beta := T(1)
+		if fresh[worker] {
+			beta = 0 // the first product of this worker's sum overwrites it: no zeroing pass
+		}
+		if st > 1 { // one strip of one image: dw += dy[:, rows] · colᵀ
+			b := t / st
+			oh0, oh1 := g.stripRows(t%st, st)
+			if oh0 == oh1 {
+				return
+			}
+			n := (oh1 - oh0) * g.OW
+			col := getScratch[T](K * n)
+			defer putScratch(col)
+			im2colRows(g, x, b, b+1, 0, 0, g.C, oh0, oh1, col)
+			gemm(false, true, g.M, K, n, 1, dy[b*g.M*ohw+oh0*g.OW:], ohw, col, n, beta, partial[worker], K)
+			fresh[worker] = false
+			return
+		}
 		b0 := t * nb
 		b1 := min(b0+nb, g.N)
 		ncols := (b1 - b0) * g.colw()
@@ -594,10 +661,6 @@ func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 			mm = pgemm[T]
 		}
 		for grp := 0; grp < g.Groups; grp++ {
-			beta := T(1)
-			if fresh[worker] {
-				beta = 0 // the first product of this worker's sum overwrites it: no zeroing pass
-			}
 			c := col
 			switch {
 			case cols != nil:
