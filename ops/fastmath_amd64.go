@@ -43,3 +43,18 @@ func biasReluVec(x, y []float32, b float32, add bool) int {
 	biasReluF32x8(&x[0], &y[0], n, b, add)
 	return n
 }
+
+//go:noescape
+func maxF32x8(dst, src *float32, n int)
+
+// maxVec sets dst = max(dst, src) element-wise for the first elements with AVX2, bitwise as
+// Go's max, and returns how many; the caller does the rest.
+func maxVec(dst, src []float32) int {
+	n := len(dst) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0
+	}
+	_ = src[n-1]
+	maxF32x8(&dst[0], &src[0], n)
+	return n
+}

@@ -137,3 +137,34 @@ noadd:
 done:
 	VZEROUPPER
 	RET
+
+// maxF32x8 sets dst[i] = max(dst[i], src[i]) eight lanes at a time with AVX2, bitwise as Go's
+// max: NaN if either is NaN, +0 for the pair ±0 (VMAXPS alone returns its second operand in
+// both cases, so the two operand orders are ANDed and NaN lanes blended in). n is a multiple of 8.
+//
+// func maxF32x8(dst, src *float32, n int)
+TEXT ·maxF32x8(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+
+mloop:
+	CMPQ      CX, $8
+	JLT       mdone
+	VMOVUPS   (DI), Y0
+	VMOVUPS   (SI), Y1
+	VMAXPS    Y1, Y0, Y2      // a > b ? a : b
+	VMAXPS    Y0, Y1, Y3      // b > a ? b : a
+	VANDPS    Y3, Y2, Y2      // equal but for ±0, where the AND gives +0
+	VCMPPS    $3, Y1, Y0, Y4  // unordered: a or b is NaN
+	VADDPS    Y1, Y0, Y5      // NaN there
+	VBLENDVPS Y4, Y5, Y2, Y2
+	VMOVUPS   Y2, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DI
+	SUBQ      $8, CX
+	JMP       mloop
+
+mdone:
+	VZEROUPPER
+	RET

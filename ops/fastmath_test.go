@@ -126,3 +126,29 @@ func TestBiasReluVector(t *testing.T) {
 		}
 	}
 }
+
+// TestMaxVector: the AVX2 element-wise max gives bitwise Go's max, NaN and signed zeros included.
+func TestMaxVector(t *testing.T) {
+	r := rand.New(rand.NewSource(5))
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 1, -1}
+	var a, b []float32
+	for _, u := range special {
+		for _, v := range special {
+			a, b = append(a, u), append(b, v)
+		}
+	}
+	for i := 0; i < 10000; i++ {
+		a, b = append(a, float32(r.NormFloat64())), append(b, float32(r.NormFloat64()))
+	}
+	dst := append([]float32(nil), a...)
+	n := maxVec(dst, b)
+	if bestISA >= isaAVX2 && n != len(a)&^7 {
+		t.Fatalf("vector path did %d of %d", n, len(a))
+	}
+	for i := 0; i < n; i++ {
+		want := max(a[i], b[i])
+		if math.Float32bits(dst[i]) != math.Float32bits(want) && !(want != want && dst[i] != dst[i]) {
+			t.Fatalf("max(%g, %g): vector %g (%#x), Go %g (%#x)", a[i], b[i], dst[i], math.Float32bits(dst[i]), want, math.Float32bits(want))
+		}
+	}
+}
