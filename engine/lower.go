@@ -18,13 +18,13 @@ type lowering struct {
 	p      *Program
 	vals   map[string]*G.Node
 	consts map[string]*nn.Tensor // compile-time values (folded shape computations)
-	// fusedAct maps a BatchNormalization or Conv node to the activation node it computes as
+	// fusedAct maps a BatchNormalization, Conv or Add node to the activation node it computes as
 	// well; fused marks those activation nodes.
 	fusedAct map[string]*nn.Node
 	fused    map[string]bool
 }
 
-// fuse finds BatchNormalization → Relu and Conv → Relu/Sigmoid/Tanh pairs where the activation
+// fuse finds BatchNormalization → Relu and Conv or Add → Relu/Sigmoid/Tanh pairs where the activation
 // is the only reader of the first node's output (and that is not an output): one op computes
 // both, saving a pass over the data and the memory of the intermediate.
 func (c *lowering) fuse(outputs []string) {
@@ -46,7 +46,7 @@ func (c *lowering) fuse(outputs []string) {
 		k, isAct := unaryKinds[a.Op]
 		switch {
 		case n.Op == "BatchNormalization" && a.Op == "Relu",
-			n.Op == "Conv" && isAct && ops.FusibleWithConv(k):
+			(n.Op == "Conv" || n.Op == "Add") && isAct && ops.FusibleAct(k):
 			c.fusedAct[n.Name] = a
 			c.fused[a.Name] = true
 		}

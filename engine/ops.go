@@ -436,9 +436,17 @@ func lowerBinary(c *lowering, n *nn.Node) error {
 	if err != nil {
 		return err
 	}
-	y, err := ops.NewBinary(binaryKinds[n.Op], a, b)
+	var act *ops.Unary
+	if f := c.fusedAct[n.Name]; f != nil {
+		act = &ops.Unary{Kind: unaryKinds[f.Op]}
+	}
+	y, err := ops.NewBinaryAct(binaryKinds[n.Op], a, b, act)
 	if err != nil {
 		return err
+	}
+	if act != nil {
+		// The activation that reads only this addition is computed by it; its output is this one.
+		c.vals[c.fusedAct[n.Name].Outputs[0]] = y
 	}
 	return c.out(n, y)
 }

@@ -368,11 +368,21 @@ func (pr *Program) stepFunc(s dstep, cd *convDescs, ch algoChoice, stats [2]*hos
 	case opBinary:
 		op := node.Op().(*ops.Binary)
 		kind := int(op.Kind)
-		if len(s.meta) == 0 {
-			return func() error { return d.launch("tl_binary_same", int64(n), in[0], in[1], out, n, kind) }, nil
+		run := func() error { return d.launch("tl_binary_same", int64(n), in[0], in[1], out, n, kind) }
+		if len(s.meta) > 0 {
+			rank := len(op.OutShape())
+			run = func() error { return d.launch("tl_binary_bcast", int64(n), in[0], in[1], out, n, kind, rank, meta) }
 		}
-		rank := len(op.OutShape())
-		return func() error { return d.launch("tl_binary_bcast", int64(n), in[0], in[1], out, n, kind, rank, meta) }, nil
+		if op.Act == nil {
+			return run, nil
+		}
+		act := int(op.Act.Kind) // a fused ReLU/sigmoid/tanh (a residual block's): the element-wise kernel, in place
+		return func() error {
+			if err := run(); err != nil {
+				return err
+			}
+			return d.launch("tl_unary_fwd", int64(n), out, out, n, act, float32(0), float32(0), float32(0), float32(0))
+		}, nil
 	case opBinaryGrad:
 		op := node.Op().(*ops.BinaryGrad)
 		mode := binaryGradMode(op)

@@ -214,13 +214,18 @@ func (s *sim) step(st dstep) {
 			for i := range out {
 				out[i] = simApply2(int(op.Kind), in[0][i], in[1][i])
 			}
-			break
+		} else {
+			m := s.meta(st)
+			rank := len(op.OutShape())
+			for i := range out {
+				ia, ib := bcastIndex(i, rank, m)
+				out[i] = simApply2(int(op.Kind), in[0][ia], in[1][ib])
+			}
 		}
-		m := s.meta(st)
-		rank := len(op.OutShape())
-		for i := range out {
-			ia, ib := bcastIndex(i, rank, m)
-			out[i] = simApply2(int(op.Kind), in[0][ia], in[1][ib])
+		if op.Act != nil { // as on the device: the element-wise kernel in place
+			for i := range out {
+				out[i] = simUnary(int(op.Act.Kind), out[i], 0, 0, 0, 0)
+			}
 		}
 	case opBinaryGrad:
 		op := node.Op().(*ops.BinaryGrad)

@@ -26,10 +26,17 @@ func (k BinaryKind) String() string { return binaryNames[k] }
 type Binary struct {
 	base
 	Kind BinaryKind
+	// Act, when not nil, is an activation applied to the result in the same pass (a residual
+	// block's Add → ReLU; FusibleAct); the op's output is the activation's.
+	Act *Unary
 }
 
 // NewBinary adds kind(a, b) to the graph.
-func NewBinary(kind BinaryKind, a, b *G.Node) (*G.Node, error) {
+func NewBinary(kind BinaryKind, a, b *G.Node) (*G.Node, error) { return NewBinaryAct(kind, a, b, nil) }
+
+// NewBinaryAct is NewBinary followed by the activation act (nil for none), computed by the
+// same op; act must be FusibleAct.
+func NewBinaryAct(kind BinaryKind, a, b *G.Node, act *Unary) (*G.Node, error) {
 	as, bs := shapeOf(a), shapeOf(b)
 	out, err := BroadcastShape(as, bs)
 	if err != nil {
@@ -38,23 +45,36 @@ func NewBinary(kind BinaryKind, a, b *G.Node) (*G.Node, error) {
 	if len(out) == 0 {
 		out = tensor.Shape{1}
 	}
-	return apply(&Binary{base: newBase(kind.String(), out, as, bs), Kind: kind}, a, b)
+	act, err = fusedAct(kind.String(), act, out)
+	if err != nil {
+		return nil, err
+	}
+	name := kind.String()
+	if act != nil {
+		name += "+" + act.Kind.String()
+	}
+	return apply(&Binary{base: newBase(name, out, as, bs), Kind: kind, Act: act}, a, b)
 }
 
 func (op *Binary) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	if isF32(out) {
-		binaryFwd(op.Kind, data[float32](in[0]), op.in[0], data[float32](in[1]), op.in[1], data[float32](out), op.out)
+		binaryFwd(op.Kind, op.Act, data[float32](in[0]), op.in[0], data[float32](in[1]), op.in[1], data[float32](out), op.out)
 	} else {
-		binaryFwd(op.Kind, data[float64](in[0]), op.in[0], data[float64](in[1]), op.in[1], data[float64](out), op.out)
+		binaryFwd(op.Kind, op.Act, data[float64](in[0]), op.in[0], data[float64](in[1]), op.in[1], data[float64](out), op.out)
 	}
 	return nil
 }
 
-func binaryFwd[T Float](k BinaryKind, a []T, as tensor.Shape, b []T, bs tensor.Shape, y []T, ys tensor.Shape) {
+// binaryFwd computes y = act(k(a, b)) (act nil: none), the activation over each piece of y
+// while it is in cache.
+func binaryFwd[T Float](k BinaryKind, act *Unary, a []T, as tensor.Shape, b []T, bs tensor.Shape, y []T, ys tensor.Shape) {
 	if as.TotalSize() == ys.TotalSize() && bs.TotalSize() == ys.TotalSize() {
 		parallelFor(len(y), 1<<15, func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				y[i] = apply2(k, a[i], b[i])
+			}
+			if act != nil {
+				applyUnary(act, y[lo:hi], y[lo:hi])
 			}
 		})
 		return
@@ -77,6 +97,9 @@ func binaryFwd[T Float](k BinaryKind, a []T, as tensor.Shape, b []T, bs tensor.S
 		row := y[o*inner : (o+1)*inner]
 		for j := range row {
 			row[j] = apply2(k, a[ia+j*stA], b[ib+j*stB])
+		}
+		if act != nil {
+			applyUnary(act, row, row)
 		}
 		for ax := nd - 2; ax >= 0; ax-- {
 			idx[ax]++
@@ -108,6 +131,10 @@ func (op *Binary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.ou
 func (op *Binary) DiffWRT(int) []bool                { return []bool{true, true} }
 
 func (op *Binary) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	grad, err := actGrad(op.Act, op.out, out, grad)
+	if err != nil {
+		return nil, err
+	}
 	res := make(G.Nodes, 2)
 	for i := 0; i < 2; i++ {
 		var err error
@@ -160,15 +187,15 @@ func binaryBwd[T Float](op *BinaryGrad, a, b, dy, dx []T) {
 	switch {
 	case f.Kind == Mul && op.Wrt == 0:
 		other, os = b, f.in[1]
-		binaryFwd(Mul, dy, f.out, other, os, t, f.out)
+		binaryFwd(Mul, nil, dy, f.out, other, os, t, f.out)
 	case f.Kind == Mul:
 		other, os = a, f.in[0]
-		binaryFwd(Mul, dy, f.out, other, os, t, f.out)
+		binaryFwd(Mul, nil, dy, f.out, other, os, t, f.out)
 	case op.Wrt == 0: // d(a/b)/da = 1/b
-		binaryFwd(Div, dy, f.out, b, f.in[1], t, f.out)
+		binaryFwd(Div, nil, dy, f.out, b, f.in[1], t, f.out)
 	default: // d(a/b)/db = -a/b²  = -(a/b)/b
-		binaryFwd(Div, a, f.in[0], b, f.in[1], t, f.out)
-		binaryFwd(Div, t, f.out, b, f.in[1], t, f.out)
+		binaryFwd(Div, nil, a, f.in[0], b, f.in[1], t, f.out)
+		binaryFwd(Div, nil, t, f.out, b, f.in[1], t, f.out)
 		for i := range t {
 			t[i] = -t[i] * dy[i]
 		}

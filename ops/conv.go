@@ -15,7 +15,7 @@ type Conv2D struct {
 	Geom ConvGeom
 	bias bool
 	// Act, when not nil, is an activation applied to the output in the same pass, while each
-	// chunk of it is still in cache (FusibleWithConv); the op's output is the activation's.
+	// chunk of it is still in cache (FusibleAct); the op's output is the activation's.
 	Act *Unary
 
 	// The im2col matrices of the last forward pass, kept for the weight gradient of the same
@@ -31,7 +31,7 @@ func NewConv2D(x, w, b *G.Node, strides, dilations, pads [2]int, padsEnd [2]int,
 }
 
 // NewConv2DAct is NewConv2D followed by the activation act (nil for none), computed by the
-// convolution itself; act must be FusibleWithConv.
+// convolution itself; act must be FusibleAct.
 func NewConv2DAct(x, w, b *G.Node, strides, dilations, pads [2]int, padsEnd [2]int, groups int, act *Unary) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if len(xs) != 4 || len(ws) != 4 {
@@ -56,11 +56,11 @@ func NewConv2DAct(x, w, b *G.Node, strides, dilations, pads [2]int, padsEnd [2]i
 		shapes = append(shapes, b.Shape())
 	}
 	name := fmt.Sprintf("Conv%dx%d/s%d", g.KH, g.KW, g.SH)
+	act, err := fusedAct("conv", act, out)
+	if err != nil {
+		return nil, err
+	}
 	if act != nil {
-		if !FusibleWithConv(act.Kind) {
-			return nil, fmt.Errorf("conv: activation %v cannot be fused (its gradient needs its input)", act.Kind)
-		}
-		act = &Unary{base: newBase(act.Kind.String(), out, out), Kind: act.Kind, P: act.P}
 		name += "+" + act.Kind.String()
 	}
 	op := &Conv2D{base: newBase(name, out, shapes...), Geom: g, bias: b != nil, Act: act}
@@ -124,13 +124,9 @@ func (op *Conv2D) DiffWRT(n int) []bool {
 }
 
 func (op *Conv2D) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
-	if op.Act != nil {
-		// the activation's gradient, from its output (for ReLU, y > 0 exactly where x > 0)
-		g := &UnaryGrad{base: newBase(op.Act.Kind.String()+"Grad", op.out, op.out, op.out, op.out), Fwd: op.Act}
-		var err error
-		if grad, err = apply(g, out, out, grad); err != nil {
-			return nil, err
-		}
+	grad, err := actGrad(op.Act, op.out, out, grad)
+	if err != nil {
+		return nil, err
 	}
 	gd := &ConvGradData{base: newBase("ConvGradData", op.in[0], op.in[1], op.out), Geom: op.Geom}
 	dx, err := apply(gd, in[1], grad)

@@ -170,10 +170,32 @@ func applyUnary[T Float](op *Unary, x, y []T) {
 	}
 }
 
-// FusibleWithConv reports whether a convolution can apply activation kind in its own output
-// pass: the activation's gradient must follow from its output alone (ReLU, sigmoid, tanh),
-// since the pre-activation values are not kept.
-func FusibleWithConv(kind UnaryKind) bool { return kind == Relu || kind == Sigmoid || kind == Tanh }
+// FusibleAct reports whether an op (a convolution, a residual addition) can apply activation
+// kind in its own output pass: the activation's gradient must follow from its output alone
+// (ReLU, sigmoid, tanh), since the pre-activation values are not kept.
+func FusibleAct(kind UnaryKind) bool { return kind == Relu || kind == Sigmoid || kind == Tanh }
+
+// fusedAct checks that act (nil: none) can be fused into an op with output shape out and
+// returns the op's own copy of it.
+func fusedAct(op string, act *Unary, out tensor.Shape) (*Unary, error) {
+	if act == nil {
+		return nil, nil
+	}
+	if !FusibleAct(act.Kind) {
+		return nil, fmt.Errorf("%s: activation %v cannot be fused (its gradient needs its input)", op, act.Kind)
+	}
+	return &Unary{base: newBase(act.Kind.String(), out, out), Kind: act.Kind, P: act.P}, nil
+}
+
+// actGrad turns the gradient of a fused activation's output into the gradient of its input,
+// from the output alone (for ReLU, y > 0 exactly where x > 0); grad as is when act is nil.
+func actGrad(act *Unary, shape tensor.Shape, out, grad *G.Node) (*G.Node, error) {
+	if act == nil {
+		return grad, nil
+	}
+	g := &UnaryGrad{base: newBase(act.Kind.String()+"Grad", shape, shape, shape, shape), Fwd: act}
+	return apply(g, out, out, grad)
+}
 
 func (op *Unary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 func (op *Unary) DiffWRT(int) []bool                { return []bool{true} }
