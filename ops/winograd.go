@@ -38,8 +38,8 @@ const (
 	im2colNsPerMAC   = 0.0133 // im2col path's GEMM, per multiply-add
 	im2colNsPerCol   = 0.4    // building (or scattering) one im2col element
 	winoNsPerMAC     = 0.0143 // the 16 GEMMs, per multiply-add, with many tiles
-	winoFewTiles     = 64     // the GEMMs slow down by a factor 1 + winoFewTiles/tiles
-	winoNsPerKernel  = 10     // transforming one 3×3 kernel (memory-bound for large Cout·Cin)
+	winoFewTiles     = 32     // the GEMMs slow down by a factor 1 + winoFewTiles/tiles
+	winoNsPerKernel  = 2      // transforming one 3×3 kernel (vectorised; cheap next to the GEMMs)
 	winoNsPerTileCh  = 8      // input or output transform, per tile and channel
 	winogradMinSpeed = 1.05   // predicted speedup required to leave im2col
 )
@@ -49,8 +49,8 @@ const (
 // when the output's sides are even (fewer gains for odd sides, whose last tiles are half
 // wasted), but pays for transforming the weights (∝ Cout·Cin) and each tile's input and output
 // (∝ tiles·(Cin+Cout)), and its GEMMs are less efficient with few tiles. So it loses on tiny
-// outputs (1×1, 2×2 and 3×3 at ResNet batch sizes) and when few tiles share large weights
-// (7×7×512 at batch 8); it wins up to 2× on 56×56×64 and 8×8×64 layers.
+// outputs (1×1 and 2×2 at ResNet batch sizes); it wins 1.3× on 7×7×512 at batch 8 and up to
+// 2.5× on 56×56×64 and 8×8×64 layers (refitted 2026-11-27, see winograd_bench_test.go).
 func winogradEligible(g *ConvGeom) bool {
 	if !winogradSupported(g) {
 		return false

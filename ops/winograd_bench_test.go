@@ -13,20 +13,21 @@ import (
 //	go test -c -o ops.test ./ops
 //	for i in 1 2 3 4 5 6 7; do ./ops.test -test.run '^$' -test.bench Winograd -test.benchtime 0.3s; done
 //
-// Medians of 7 such runs (2-core Xeon, AVX-512, OpenBLAS), ms per call, im2col / Winograd:
+// Medians of 4 such runs on 2026-11-27 (2-core Xeon, AVX-512, OpenBLAS), ms per call,
+// im2col / Winograd (the first fit, before the later kernel changes, had 7×7×512 at 1.09× and
+// left it to im2col):
 //
 //	layer (N, out H×W×C)   forward               backward data
-//	32, 8×8×64             1.87 / 0.82  2.29×    1.46 / 0.82  1.78×
-//	32, 4×4×128            1.18 / 0.90  1.31×    0.95 / 0.90  1.05×
-//	32, 2×2×256            1.20 / 1.29  0.93×    1.07 / 1.28  0.84×
-//	32, 1×1×512            1.60 / 3.74  0.43×    1.48 / 3.72  0.40×
-//	8, 56×56×64            12.8 / 7.03  1.83×    12.9 / 6.71  1.93×
-//	8, 28×28×128           9.51 / 6.30  1.51×    10.0 / 6.63  1.51×
-//	8, 14×14×256           9.61 / 5.75  1.67×    9.14 / 5.79  1.58×
-//	8, 7×7×512             8.87 / 8.12  1.09×    8.76 / 7.68  1.14×
+//	32, 8×8×64             1.35 / 0.68  1.99×    1.23 / 0.70  1.76×
+//	32, 4×4×128            1.20 / 0.80  1.50×    1.21 / 0.78  1.55×
+//	32, 2×2×256            1.41 / 1.48  0.95×    1.28 / 1.23  1.04×
+//	32, 1×1×512            1.43 / 3.46  0.41×    1.34 / 2.97  0.45×
+//	8, 56×56×64            12.3 / 5.00  2.46×    13.0 / 4.86  2.67×
+//	8, 28×28×128           9.89 / 5.54  1.79×    11.1 / 6.07  1.83×
+//	8, 14×14×256           9.63 / 4.51  2.13×    10.0 / 4.35  2.30×
+//	8, 7×7×512             8.93 / 7.12  1.25×    9.09 / 7.07  1.29×
 //
-// 7×7×512 at batch 8 varies between 0.8× and 1.2× from run to run; winogradEligible leaves it to
-// im2col, as it does 2×2 and 1×1.
+// winogradEligible leaves 2×2 and 1×1 to im2col.
 func BenchmarkWinograd(b *testing.B) {
 	for _, tc := range winoResNetLayers {
 		g, ok := tc.geom()

@@ -346,7 +346,7 @@ func TestWinogradEligible(t *testing.T) {
 		}
 	}
 	// The ResNet-34 layers: Winograd where the benchmarks show it faster.
-	want := []bool{true, true, false, false, true, true, true, false}
+	want := []bool{true, true, false, false, true, true, true, true}
 	for i, tc := range winoResNetLayers {
 		g, _ := tc.geom()
 		if got := winogradEligible(&g); got != want[i] {
