@@ -58,3 +58,18 @@ func maxVec(dst, src []float32) int {
 	maxF32x8(&dst[0], &src[0], n)
 	return n
 }
+
+//go:noescape
+func reluGradF32x8(x, dy, dx *float32, n int)
+
+// reluGradVec is reluGrad for the first elements with AVX2, bitwise the Go loop; it returns how
+// many it did.
+func reluGradVec(x, dy, dx []float32) int {
+	n := len(x) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0
+	}
+	_, _ = dy[n-1], dx[n-1]
+	reluGradF32x8(&x[0], &dy[0], &dx[0], n)
+	return n
+}

@@ -168,3 +168,32 @@ mloop:
 mdone:
 	VZEROUPPER
 	RET
+
+// reluGradF32x8 sets dx[i] = dy[i] where the bits of x[i], read as a signed integer, are
+// positive (x > 0, and NaNs with the sign bit clear) and 0 elsewhere, eight lanes at a time with
+// AVX2: bitwise reluGrad's Go loop. n is a multiple of 8.
+//
+// func reluGradF32x8(x, dy, dx *float32, n int)
+TEXT ·reluGradF32x8(SB), NOSPLIT, $0-32
+	MOVQ   x+0(FP), SI
+	MOVQ   dy+8(FP), DX
+	MOVQ   dx+16(FP), DI
+	MOVQ   n+24(FP), CX
+	VPXOR  Y15, Y15, Y15
+
+gloop:
+	CMPQ     CX, $8
+	JLT      gdone
+	VMOVDQU  (SI), Y0
+	VPCMPGTD Y15, Y0, Y1  // x > 0 as int32
+	VPAND    (DX), Y1, Y1
+	VMOVDQU  Y1, (DI)
+	ADDQ     $32, SI
+	ADDQ     $32, DX
+	ADDQ     $32, DI
+	SUBQ     $8, CX
+	JMP      gloop
+
+gdone:
+	VZEROUPPER
+	RET

@@ -10,3 +10,6 @@ func biasReluVec(x, y []float32, b float32, add bool) int { return 0 }
 
 // maxVec has no vector path here: the Go loop does every element.
 func maxVec(dst, src []float32) int { return 0 }
+
+// reluGradVec has no vector path here: the Go loop does every element.
+func reluGradVec(x, dy, dx []float32) int { return 0 }

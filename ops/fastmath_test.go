@@ -152,3 +152,33 @@ func TestMaxVector(t *testing.T) {
 		}
 	}
 }
+
+// TestReluGradVector: the AVX2 ReLU gradient gives bitwise reluGrad's Go loop, for signed zeros,
+// NaNs of both signs, infinities and the smallest and largest values.
+func TestReluGradVector(t *testing.T) {
+	r := rand.New(rand.NewSource(6))
+	x := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), -float32(math.NaN()), float32(math.Inf(1)),
+		float32(math.Inf(-1)), math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32, math.MaxFloat32, -math.MaxFloat32,
+		math.Float32frombits(0x80000000), math.Float32frombits(0xffffffff), math.Float32frombits(0x7fffffff)}
+	for i := 0; i < 10000; i++ {
+		x = append(x, float32(r.NormFloat64()), math.Float32frombits(r.Uint32()))
+	}
+	dy := make([]float32, len(x))
+	for i := range dy {
+		dy[i] = float32(r.NormFloat64())
+	}
+	got, want := make([]float32, len(x)), make([]float32, len(x))
+	n := reluGradVec(x, dy, got)
+	if bestISA >= isaAVX2 && n != len(x)&^7 {
+		t.Fatalf("vector path did %d of %d", n, len(x))
+	}
+	isa := vecISA
+	vecISA = isaGo
+	reluGrad(x, dy, want)
+	vecISA = isa
+	for i := 0; i < n; i++ {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("reluGrad(x=%g (%#x), dy=%g): vector %g, Go %g", x[i], math.Float32bits(x[i]), dy[i], got[i], want[i])
+		}
+	}
+}

@@ -74,30 +74,83 @@ func NewMaxPool(x *G.Node, g PoolGeom) (*G.Node, error) {
 	return apply(&MaxPool{base: newBase(fmt.Sprintf("MaxPool%dx%d/s%d", g.KH, g.KW, g.SH), g.outShape(), x.Shape()), Geom: g}, x)
 }
 
-// maxPlaneBwd adds each dy of one channel plane into dx at its window's first maximum.
-func maxPlaneBwd[T Float](g *PoolGeom, x, dy, dx []T) {
+// maxPlaneBwd adds each dy of one channel plane into dx at its window's first maximum (in
+// row-major order). The window's maximum is found branch-free as in maxPlaneFwd, then the scan
+// for it stops at the first hit: one mispredicted branch per window instead of several (27 ms
+// of a ResNet-34 step at 224×224 before). A NaN in the window falls back to maxWindowArg, whose
+// rule it is. colMax is scratch of length W.
+func maxPlaneBwd[T Float](g *PoolGeom, x, dy, dx, colMax []T) {
 	for oh := 0; oh < g.OH; oh++ {
+		ih0 := oh*g.SH - g.PT
+		ilo, ihi := validRange(ih0, g.DH, g.H, g.KH)
+		if ilo == ihi {
+			continue // the window lies in the padding: nothing to route
+		}
+		windowColMax(g, x, ih0, ilo, ihi, colMax)
 		for ow := 0; ow < g.OW; ow++ {
-			best := T(math.Inf(-1))
+			iw0 := ow*g.SW - g.PL
+			jlo, jhi := validRange(iw0, g.DW, g.W, g.KW)
+			if jlo == jhi {
+				continue
+			}
+			best := colMax[iw0+jlo*g.DW]
+			for j := jlo + 1; j < jhi; j++ {
+				best = max(best, colMax[iw0+j*g.DW])
+			}
 			at := -1
-			for i := 0; i < g.KH; i++ {
-				ih := oh*g.SH - g.PT + i*g.DH
-				if ih < 0 || ih >= g.H {
-					continue
-				}
-				for j := 0; j < g.KW; j++ {
-					iw := ow*g.SW - g.PL + j*g.DW
-					if iw < 0 || iw >= g.W {
-						continue
-					}
-					if v := x[ih*g.W+iw]; v > best || at < 0 {
-						best, at = v, ih*g.W+iw
+		scan:
+			for i := ilo; i < ihi; i++ {
+				base := (ih0+i*g.DH)*g.W + iw0
+				for j := jlo; j < jhi; j++ {
+					if x[base+j*g.DW] == best {
+						at = base + j*g.DW
+						break scan
 					}
 				}
 			}
-			if at >= 0 {
-				dx[at] += dy[oh*g.OW+ow]
+			if at < 0 {
+				at = maxWindowArg(g, x, oh, ow)
 			}
+			dx[at] += dy[oh*g.OW+ow]
+		}
+	}
+}
+
+// maxWindowArg is the index of the first maximum of window (oh, ow) in row-major order, NaNs
+// skipped unless the window starts with one; -1 for a window in the padding.
+func maxWindowArg[T Float](g *PoolGeom, x []T, oh, ow int) int {
+	best := T(math.Inf(-1))
+	at := -1
+	for i := 0; i < g.KH; i++ {
+		ih := oh*g.SH - g.PT + i*g.DH
+		if ih < 0 || ih >= g.H {
+			continue
+		}
+		for j := 0; j < g.KW; j++ {
+			iw := ow*g.SW - g.PL + j*g.DW
+			if iw < 0 || iw >= g.W {
+				continue
+			}
+			if v := x[ih*g.W+iw]; v > best || at < 0 {
+				best, at = v, ih*g.W+iw
+			}
+		}
+	}
+	return at
+}
+
+// windowColMax sets colMax to the element-wise maximum of the input rows ih0 + i·DH, i in
+// [ilo,ihi) (not empty), eight lanes at a time where it can.
+func windowColMax[T Float](g *PoolGeom, x []T, ih0, ilo, ihi int, colMax []T) {
+	copy(colMax, x[(ih0+ilo*g.DH)*g.W:(ih0+ilo*g.DH+1)*g.W])
+	for i := ilo + 1; i < ihi; i++ {
+		row := x[(ih0+i*g.DH)*g.W : (ih0+i*g.DH+1)*g.W]
+		j := 0
+		if c32, ok := any(colMax).([]float32); ok {
+			j = maxVec(c32, any(row).([]float32))
+		}
+		for ; j < len(row); j++ {
+			colMax[j] = max(colMax[j], row[j])
 		}
 	}
 }
@@ -118,17 +171,7 @@ func maxPlaneFwd[T Float](g *PoolGeom, x, y, colMax []T) {
 				colMax[i] = negInf
 			}
 		} else {
-			copy(colMax, x[(ih0+ilo*g.DH)*g.W:(ih0+ilo*g.DH+1)*g.W])
-		}
-		for i := ilo + 1; i < ihi; i++ {
-			row := x[(ih0+i*g.DH)*g.W : (ih0+i*g.DH+1)*g.W]
-			j := 0
-			if c32, ok := any(colMax).([]float32); ok {
-				j = maxVec(c32, any(row).([]float32))
-			}
-			for ; j < len(row); j++ {
-				colMax[j] = max(colMax[j], row[j])
-			}
+			windowColMax(g, x, ih0, ilo, ihi, colMax)
 		}
 		for ow := 0; ow < g.OW; ow++ {
 			iw0 := ow*g.SW - g.PL
@@ -188,8 +231,10 @@ func maxPoolBwd[T Float](g *PoolGeom, x, dy, dx []T) {
 	hw, ohw := g.H*g.W, g.OH*g.OW
 	parallelFor(g.N*g.C, 4, func(lo, hi int) {
 		zero(dx[lo*hw : hi*hw])
+		colMax := getScratch[T](g.W)
+		defer putScratch(colMax)
 		for p := lo; p < hi; p++ {
-			maxPlaneBwd(g, x[p*hw:(p+1)*hw], dy[p*ohw:(p+1)*ohw], dx[p*hw:(p+1)*hw])
+			maxPlaneBwd(g, x[p*hw:(p+1)*hw], dy[p*ohw:(p+1)*ohw], dx[p*hw:(p+1)*hw], colMax)
 		}
 	})
 }

@@ -254,8 +254,8 @@ func reluGrad[T Float](x, dy, dx []T) {
 	switch xs := any(x).(type) {
 	case []float32:
 		g, d := any(dy).([]float32), any(dx).([]float32)
-		for i, v := range xs {
-			s := int32(math.Float32bits(v))
+		for i := reluGradVec(xs, g, d); i < len(xs); i++ {
+			s := int32(math.Float32bits(xs[i]))
 			m := uint32(((s - 1) >> 31) | (s >> 31)) // all ones when v <= 0 (or -0)
 			d[i] = math.Float32frombits(math.Float32bits(g[i]) &^ m)
 		}
