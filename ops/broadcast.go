@@ -100,10 +100,16 @@ func broadcastInto[T Float](c []T, cs tensor.Shape, y []T, ys tensor.Shape, scal
 // reduceInto sets out (shape os) to scale times the sum of x (shape xs) over the axes where os
 // is broadcast: the adjoint of broadcasting.
 func reduceInto[T Float](x []T, xs tensor.Shape, out []T, os tensor.Shape, scale T) {
-	if os.TotalSize() == xs.TotalSize() {
-		for i, v := range x {
-			out[i] = scale * v
-		}
+	if os.TotalSize() == xs.TotalSize() { // nothing to sum: a residual addition's gradient
+		parallelFor(len(out), 1<<15, func(lo, hi int) {
+			if scale == 1 {
+				copy(out[lo:hi], x[lo:hi])
+				return
+			}
+			for i := lo; i < hi; i++ {
+				out[i] = scale * x[i]
+			}
+		})
 		return
 	}
 	acc := make([]float64, len(out))
