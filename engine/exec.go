@@ -335,15 +335,9 @@ func (p *Program) ProfileTimes() map[string]time.Duration { return p.x.prof }
 func addInto(out, a, b *tensor.Dense) {
 	switch o := out.Data().(type) {
 	case []float32:
-		av, bv := a.Data().([]float32), b.Data().([]float32)
-		for i := range o {
-			o[i] = av[i] + bv[i]
-		}
+		ops.SumInto(o, a.Data().([]float32), b.Data().([]float32))
 	case []float64:
-		av, bv := a.Data().([]float64), b.Data().([]float64)
-		for i := range o {
-			o[i] = av[i] + bv[i]
-		}
+		ops.SumInto(o, a.Data().([]float64), b.Data().([]float64))
 	}
 }
 

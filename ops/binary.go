@@ -115,6 +115,12 @@ func binaryFwd[T Float](k BinaryKind, act *Unary, a []T, as tensor.Shape, b []T,
 	}
 }
 
+// SumInto sets out = a + b element-wise, split over the workers: the engine's sums of two
+// gradients of one value (gorgonia's Grad adds them with its own single-threaded op).
+func SumInto[T Float](out, a, b []T) {
+	binaryFwd(Add, nil, a, tensor.Shape{len(a)}, b, tensor.Shape{len(b)}, out, tensor.Shape{len(out)})
+}
+
 func apply2[T Float](k BinaryKind, a, b T) T {
 	switch k {
 	case Add:
