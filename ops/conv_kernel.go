@@ -177,6 +177,15 @@ func im2colRows[T Float](g *ConvGeom, x []T, b0, b1, grp, c0, c1, oh0, oh1 int, 
 									d[i] = s[i]
 								}
 							}
+						} else if g.SW == 2 {
+							d, s := drow[owLo:owHi], srow[iw0+2*owLo:]
+							k := 0
+							if d32, ok := any(d).([]float32); ok {
+								k = evenVec(d32, any(s).([]float32))
+							}
+							for ; k < len(d); k++ {
+								d[k] = s[2*k]
+							}
 						} else {
 							for ow := owLo; ow < owHi; ow++ {
 								drow[ow] = srow[iw0+ow*g.SW]

@@ -73,3 +73,17 @@ func reluGradVec(x, dy, dx []float32) int {
 	reluGradF32x8(&x[0], &dy[0], &dx[0], n)
 	return n
 }
+
+//go:noescape
+func evenF32x8(dst, src *float32, n int)
+
+// evenVec sets dst[k] = src[2k] for the first k with AVX2 and returns how many; the caller does
+// the rest.
+func evenVec(dst, src []float32) int {
+	n := min(len(dst), len(src)/2) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0
+	}
+	evenF32x8(&dst[0], &src[0], n)
+	return n
+}

@@ -13,3 +13,6 @@ func maxVec(dst, src []float32) int { return 0 }
 
 // reluGradVec has no vector path here: the Go loop does every element.
 func reluGradVec(x, dy, dx []float32) int { return 0 }
+
+// evenVec has no vector path here: the Go loop does every element.
+func evenVec(dst, src []float32) int { return 0 }

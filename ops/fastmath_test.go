@@ -182,3 +182,23 @@ func TestReluGradVector(t *testing.T) {
 		}
 	}
 }
+
+// TestEvenVector: the AVX2 stride-2 copy picks src[2k], for every length around the vector size.
+func TestEvenVector(t *testing.T) {
+	src := make([]float32, 200)
+	for i := range src {
+		src[i] = float32(i) + 0.5
+	}
+	for n := 0; n <= 100; n++ {
+		dst := make([]float32, n)
+		k := evenVec(dst, src[:2*n])
+		if bestISA >= isaAVX2 && k != n&^7 {
+			t.Fatalf("n=%d: vector path did %d", n, k)
+		}
+		for i := 0; i < k; i++ {
+			if dst[i] != src[2*i] {
+				t.Fatalf("n=%d: dst[%d] = %g, want %g", n, i, dst[i], src[2*i])
+			}
+		}
+	}
+}
