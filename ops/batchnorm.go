@@ -82,22 +82,78 @@ func computeStats[T Float](op *BatchNorm, x []T) {
 		for ch := lo; ch < hi; ch++ {
 			var s float64
 			for b := 0; b < op.n; b++ {
-				for _, v := range x[(b*op.c+ch)*op.p : (b*op.c+ch+1)*op.p] {
-					s += float64(v)
-				}
+				s += sum4(x[(b*op.c+ch)*op.p : (b*op.c+ch+1)*op.p])
 			}
 			m := s / cnt
 			var q float64
 			for b := 0; b < op.n; b++ {
-				for _, v := range x[(b*op.c+ch)*op.p : (b*op.c+ch+1)*op.p] {
-					d := float64(v) - m
-					q += d * d
-				}
+				q += sqDev4(x[(b*op.c+ch)*op.p:(b*op.c+ch+1)*op.p], m)
 			}
 			op.mean[ch], op.bvar[ch] = m, q/cnt
 			op.invstd[ch] = 1 / math.Sqrt(q/cnt+op.Epsilon)
 		}
 	})
+}
+
+// sum4 is Σx in float64: eight lanes at a time with AVX2 for float32, the rest over four
+// interleaved partial sums (one running sum waits on each addition's latency; four keep the
+// adder busy).
+func sum4[T Float](x []T) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	if x32, ok := any(x).([]float32); ok {
+		i, s0 = sumVec(x32)
+	}
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sqDev4 is Σ(x-m)² in float64, computed as sum4 computes Σx.
+func sqDev4[T Float](x []T, m float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	if x32, ok := any(x).([]float32); ok {
+		i, s0 = sqDevVec(x32, m)
+	}
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := float64(x[i])-m, float64(x[i+1])-m, float64(x[i+2])-m, float64(x[i+3])-m
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := float64(x[i]) - m
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dotDev4 is Σ g·(x-m) in float64, computed as sum4 computes Σx.
+func dotDev4[T Float](g, x []T, m float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	if x32, ok := any(x).([]float32); ok {
+		i, s0 = dotDevVec(any(g).([]float32), x32, m)
+	}
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(g[i]) * (float64(x[i]) - m)
+		s1 += float64(g[i+1]) * (float64(x[i+1]) - m)
+		s2 += float64(g[i+2]) * (float64(x[i+2]) - m)
+		s3 += float64(g[i+3]) * (float64(x[i+3]) - m)
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(g[i]) * (float64(x[i]) - m)
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // backwardStats makes sure op.mean/op.invstd describe x: after this step's forward pass they do;
@@ -128,14 +184,18 @@ func bnForward[T Float](op *BatchNorm, x, scale, bias, y []T) {
 			b := float64(bias[ch]) - mean[ch]*a
 			ta, tb := T(a), T(b)
 			xs, ys := x[i*op.p:(i+1)*op.p], y[i*op.p:(i+1)*op.p]
+			j := 0
+			if x32, ok := any(xs).([]float32); ok {
+				j = affineVec(x32, any(ys).([]float32), float32(ta), float32(tb), op.Relu)
+			}
 			if op.Relu {
-				for j, v := range xs {
-					ys[j] = max(v*ta+tb, 0)
+				for ; j < len(xs); j++ {
+					ys[j] = max(xs[j]*ta+tb, 0)
 				}
 				continue
 			}
-			for j, v := range xs {
-				ys[j] = v*ta + tb
+			for ; j < len(xs); j++ {
+				ys[j] = xs[j]*ta + tb
 			}
 		}
 	})
@@ -203,15 +263,13 @@ func bnSums[T Float](op *BatchNorm, x, dy []T) {
 	parallelFor(op.c, 4, func(lo, hi int) {
 		for ch := lo; ch < hi; ch++ {
 			var s, sx float64
-			m, is := mean[ch], invstd[ch]
+			m := mean[ch]
 			for b := 0; b < op.n; b++ {
 				off := (b*op.c + ch) * op.p
-				for j, g := range dy[off : off+op.p] {
-					s += float64(g)
-					sx += float64(g) * (float64(x[off+j]) - m) * is
-				}
+				s += sum4(dy[off : off+op.p])
+				sx += dotDev4(dy[off:off+op.p], x[off:off+op.p], m)
 			}
-			op.sdy[ch], op.sdyx[ch] = s, sx
+			op.sdy[ch], op.sdyx[ch] = s, sx*invstd[ch]
 		}
 	})
 	op.sumsRun = op.runs
@@ -243,8 +301,12 @@ func bnBackwardInput[T Float](op *BatchNorm, x, scale, dy, dx []T) {
 			c1 := -k * b * invstd[ch]
 			c0 := -k*a - c1*mean[ch]
 			tk, t0, t1 := T(k), T(c0), T(c1)
-			for j, g := range gs {
-				ds[j] = g*tk + t0 + t1*xs[j]
+			j := 0
+			if g32, ok := any(gs).([]float32); ok {
+				j = bnGradVec(g32, any(xs).([]float32), any(ds).([]float32), float32(tk), float32(t0), float32(t1))
+			}
+			for ; j < len(gs); j++ {
+				ds[j] = gs[j]*tk + t0 + t1*xs[j]
 			}
 		}
 	})

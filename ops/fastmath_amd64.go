@@ -87,3 +87,71 @@ func evenVec(dst, src []float32) int {
 	evenF32x8(&dst[0], &src[0], n)
 	return n
 }
+
+//go:noescape
+func sumF32x8(x *float32, n int) float64
+
+//go:noescape
+func sqDevF32x8(x *float32, n int, m float64) float64
+
+//go:noescape
+func dotDevF32x8(dy, x *float32, n int, m float64) float64
+
+//go:noescape
+func affineF32x8(x, y *float32, n int, a, b float32, relu bool)
+
+//go:noescape
+func bnGradF32x8(dy, x, dx *float32, n int, k, c0, c1 float32)
+
+// The BatchNorm vector paths below do the first elements with AVX2 (a multiple of 8) and return
+// how many, with their sums; the callers do the rest.
+
+// sumVec is Σx in float64.
+func sumVec(x []float32) (int, float64) {
+	n := len(x) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0, 0
+	}
+	return n, sumF32x8(&x[0], n)
+}
+
+// sqDevVec is Σ(x-m)² in float64.
+func sqDevVec(x []float32, m float64) (int, float64) {
+	n := len(x) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0, 0
+	}
+	return n, sqDevF32x8(&x[0], n, m)
+}
+
+// dotDevVec is Σ g·(x-m) in float64.
+func dotDevVec(g, x []float32, m float64) (int, float64) {
+	n := len(x) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0, 0
+	}
+	_ = g[n-1]
+	return n, dotDevF32x8(&g[0], &x[0], n, m)
+}
+
+// affineVec sets y = x·a + b (then max with 0 when relu), bitwise as the Go loop.
+func affineVec(x, y []float32, a, b float32, relu bool) int {
+	n := len(x) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0
+	}
+	_ = y[n-1]
+	affineF32x8(&x[0], &y[0], n, a, b, relu)
+	return n
+}
+
+// bnGradVec sets dx = g·k + c0 + c1·x, bitwise as the Go loop.
+func bnGradVec(g, x, dx []float32, k, c0, c1 float32) int {
+	n := len(x) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0
+	}
+	_, _ = g[n-1], dx[n-1]
+	bnGradF32x8(&g[0], &x[0], &dx[0], n, k, c0, c1)
+	return n
+}

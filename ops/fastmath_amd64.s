@@ -224,3 +224,174 @@ eloop:
 edone:
 	VZEROUPPER
 	RET
+
+// sumF32x8 returns Σ x[i] over n values (a multiple of 8) in float64: eight lanes at a time
+// converted to double and added into four running sums of four, added up at the end (the order
+// differs from a scalar loop's, so the last bits may too).
+//
+// func sumF32x8(x *float32, n int) float64
+TEXT ·sumF32x8(SB), NOSPLIT, $0-24
+	MOVQ   x+0(FP), SI
+	MOVQ   n+8(FP), CX
+	VXORPD Y0, Y0, Y0
+	VXORPD Y1, Y1, Y1
+
+sloop:
+	CMPQ      CX, $8
+	JLT       sdone
+	VCVTPS2PD (SI), Y2
+	VCVTPS2PD 16(SI), Y3
+	VADDPD    Y2, Y0, Y0
+	VADDPD    Y3, Y1, Y1
+	ADDQ      $32, SI
+	SUBQ      $8, CX
+	JMP       sloop
+
+sdone:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VHADDPD      X0, X0, X0
+	VMOVSD       X0, ret+16(FP)
+	VZEROUPPER
+	RET
+
+// sqDevF32x8 returns Σ (x[i]-m)² over n values (a multiple of 8) in float64, as sumF32x8 sums.
+//
+// func sqDevF32x8(x *float32, n int, m float64) float64
+TEXT ·sqDevF32x8(SB), NOSPLIT, $0-32
+	MOVQ         x+0(FP), SI
+	MOVQ         n+8(FP), CX
+	VBROADCASTSD m+16(FP), Y4
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+
+qloop:
+	CMPQ      CX, $8
+	JLT       qdone
+	VCVTPS2PD (SI), Y2
+	VCVTPS2PD 16(SI), Y3
+	VSUBPD    Y4, Y2, Y2
+	VSUBPD    Y4, Y3, Y3
+	VMULPD    Y2, Y2, Y2
+	VMULPD    Y3, Y3, Y3
+	VADDPD    Y2, Y0, Y0
+	VADDPD    Y3, Y1, Y1
+	ADDQ      $32, SI
+	SUBQ      $8, CX
+	JMP       qloop
+
+qdone:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VHADDPD      X0, X0, X0
+	VMOVSD       X0, ret+24(FP)
+	VZEROUPPER
+	RET
+
+// dotDevF32x8 returns Σ dy[i]·(x[i]-m) over n values (a multiple of 8) in float64, as sumF32x8
+// sums.
+//
+// func dotDevF32x8(dy, x *float32, n int, m float64) float64
+TEXT ·dotDevF32x8(SB), NOSPLIT, $0-40
+	MOVQ         dy+0(FP), DX
+	MOVQ         x+8(FP), SI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSD m+24(FP), Y4
+	VXORPD       Y0, Y0, Y0
+	VXORPD       Y1, Y1, Y1
+
+dloop:
+	CMPQ      CX, $8
+	JLT       ddone
+	VCVTPS2PD (SI), Y2
+	VCVTPS2PD 16(SI), Y3
+	VSUBPD    Y4, Y2, Y2
+	VSUBPD    Y4, Y3, Y3
+	VCVTPS2PD (DX), Y5
+	VCVTPS2PD 16(DX), Y6
+	VMULPD    Y5, Y2, Y2
+	VMULPD    Y6, Y3, Y3
+	VADDPD    Y2, Y0, Y0
+	VADDPD    Y3, Y1, Y1
+	ADDQ      $32, SI
+	ADDQ      $32, DX
+	SUBQ      $8, CX
+	JMP       dloop
+
+ddone:
+	VADDPD       Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPD       X1, X0, X0
+	VHADDPD      X0, X0, X0
+	VMOVSD       X0, ret+32(FP)
+	VZEROUPPER
+	RET
+
+// affineF32x8 sets y[i] = x[i]·a + b, then with relu max(·, 0) as biasReluF32x8 does, eight
+// lanes at a time with AVX2, bitwise as the Go loop (a multiply, then an add: no fused
+// multiply-add). n is a multiple of 8.
+//
+// func affineF32x8(x, y *float32, n int, a, b float32, relu bool)
+TEXT ·affineF32x8(SB), NOSPLIT, $0-33
+	MOVQ         x+0(FP), SI
+	MOVQ         y+8(FP), DI
+	MOVQ         n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y13
+	VBROADCASTSS b+28(FP), Y14
+	MOVBLZX      relu+32(FP), AX
+	VXORPS       Y15, Y15, Y15
+
+aloop:
+	CMPQ   CX, $8
+	JLT    adone
+	VMULPS (SI), Y13, Y0
+	VADDPS Y14, Y0, Y0
+	TESTQ  AX, AX
+	JZ     astore
+	VMAXPS    Y15, Y0, Y1
+	VCMPPS    $3, Y0, Y0, Y2
+	VBLENDVPS Y2, Y0, Y1, Y0
+
+astore:
+	VMOVUPS Y0, (DI)
+	ADDQ    $32, SI
+	ADDQ    $32, DI
+	SUBQ    $8, CX
+	JMP     aloop
+
+adone:
+	VZEROUPPER
+	RET
+
+// bnGradF32x8 sets dx[i] = ((dy[i]·k) + c0) + c1·x[i], BatchNorm's input gradient, eight lanes at
+// a time with AVX2, bitwise as the Go loop. n is a multiple of 8.
+//
+// func bnGradF32x8(dy, x, dx *float32, n int, k, c0, c1 float32)
+TEXT ·bnGradF32x8(SB), NOSPLIT, $0-44
+	MOVQ         dy+0(FP), DX
+	MOVQ         x+8(FP), SI
+	MOVQ         dx+16(FP), DI
+	MOVQ         n+24(FP), CX
+	VBROADCASTSS k+32(FP), Y13
+	VBROADCASTSS c0+36(FP), Y14
+	VBROADCASTSS c1+40(FP), Y15
+
+bloop:
+	CMPQ   CX, $8
+	JLT    bdone
+	VMULPS (DX), Y13, Y0
+	VADDPS Y14, Y0, Y0
+	VMULPS (SI), Y15, Y1
+	VADDPS Y1, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ   $32, DX
+	ADDQ   $32, SI
+	ADDQ   $32, DI
+	SUBQ   $8, CX
+	JMP    bloop
+
+bdone:
+	VZEROUPPER
+	RET

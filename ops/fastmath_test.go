@@ -202,3 +202,66 @@ func TestEvenVector(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormVectors: BatchNorm's AVX2 loops give bitwise the Go loops' x·a+b (with and
+// without ReLU) and dy·k+c0+c1·x, and its float64 sums agree with a float64 loop to rounding.
+func TestBatchNormVectors(t *testing.T) {
+	r := rand.New(rand.NewSource(9))
+	n := 1003
+	x, g := make([]float32, n), make([]float32, n)
+	for i := range x {
+		x[i], g[i] = float32(r.NormFloat64()*3+1), float32(r.NormFloat64())
+	}
+	x[5], x[9] = float32(math.NaN()), float32(math.Copysign(0, -1))
+	x[17] = -0.5 / 1.25 // x·a+b = 0 exactly (a = 1.25, b = 0.5): signed zeros
+	same := func(what string, got, want []float32, k int) {
+		t.Helper()
+		if bestISA >= isaAVX2 && k != n&^7 {
+			t.Fatalf("%s: vector path did %d of %d", what, k, n)
+		}
+		for i := 0; i < k; i++ {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+				t.Fatalf("%s[%d]: vector %g, Go %g", what, i, got[i], want[i])
+			}
+		}
+	}
+	a, b := float32(1.25), float32(0.5)
+	for _, relu := range []bool{false, true} {
+		got, want := make([]float32, n), make([]float32, n)
+		k := affineVec(x, got, a, b, relu)
+		for i, v := range x {
+			want[i] = v*a + b
+			if relu {
+				want[i] = max(want[i], 0)
+			}
+		}
+		same("affine", got, want, k)
+	}
+	got, want := make([]float32, n), make([]float32, n)
+	kk, c0, c1 := float32(0.7), float32(-0.1), float32(0.03)
+	k := bnGradVec(g, x, got, kk, c0, c1)
+	for i := range x {
+		want[i] = g[i]*kk + c0 + c1*x[i]
+	}
+	same("bnGrad", got, want, k)
+
+	x[5] = 1 // the sums: no NaN
+	m := 0.37
+	var s, q, d float64
+	for i := 0; i < n&^7; i++ {
+		s += float64(x[i])
+		q += (float64(x[i]) - m) * (float64(x[i]) - m)
+		d += float64(g[i]) * (float64(x[i]) - m)
+	}
+	k1, s1 := sumVec(x)
+	_, q1 := sqDevVec(x, m)
+	_, d1 := dotDevVec(g, x, m)
+	if k1 == 0 {
+		return
+	}
+	for _, c := range [][3]float64{{s1, s, 0}, {q1, q, 1}, {d1, d, 2}} {
+		if math.Abs(c[0]-c[1]) > 1e-12*math.Max(1, math.Abs(c[1])) {
+			t.Errorf("sum %v: vector %v, Go %v", c[2], c[0], c[1])
+		}
+	}
+}
