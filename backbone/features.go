@@ -40,12 +40,12 @@ type forwardExtractor struct {
 
 // NewEngineExtractor computes features with tlkit's engine.
 func NewEngineExtractor(m *nn.Model) Extractor {
-	return &forwardExtractor{train.NewCPU(m, engine.Options{FoldBatchNorm: true}), "tlkit", func() error { return nil }}
+	return &forwardExtractor{train.NewCPU(m, engine.Options{ConstantWeights: true}), "tlkit", func() error { return nil }}
 }
 
 // NewGPUExtractor computes features on a CUDA GPU with tlkit's own backend.
 func NewGPUExtractor(d *gpu.Device, m *nn.Model) Extractor {
-	g := train.NewGPU(d, m, engine.Options{FoldBatchNorm: true})
+	g := train.NewGPU(d, m, engine.Options{ConstantWeights: true})
 	return &forwardExtractor{g, "tlkit-cuda", g.P.Close}
 }
 

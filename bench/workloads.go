@@ -197,7 +197,7 @@ func forward(batch, size, repeats int, peers bool) (Row, error) {
 	}
 	x := randomInput(batch * 3 * size * size)
 	// A frozen backbone, as transfer learning runs it: BatchNorm folded into the convolutions.
-	p, err := engine.Compile(m, engine.Options{Batch: batch, FoldBatchNorm: true})
+	p, err := engine.Compile(m, engine.Options{Batch: batch, ConstantWeights: true})
 	if err != nil {
 		return r, err
 	}

@@ -11,7 +11,7 @@ import (
 // export do: with s = scale/√(var+ε), the weights of output channel k become W[k]·s[k] and its
 // bias (b[k]−mean[k])·s[k]+B[k]. It saves the BatchNorm's pass over the activations and lets
 // the ReLU after it fuse with the convolution. The caller vouches that the tensors are
-// constants (Options.FoldBatchNorm); the folded weights are new tensors of the returned model
+// constants (Options.ConstantWeights); the folded weights are new tensors of the returned model
 // (computed in float64, rounded once), so m and its tensors are left untouched and later changes
 // to them do not reach the result. m is returned as is when nothing folds.
 func foldBatchNorm(m *nn.Model) *nn.Model {

@@ -10,10 +10,10 @@ import (
 	"tlkit/models"
 )
 
-// TestFoldBatchNorm: folding a ResNet's BatchNorms into its convolutions leaves no BatchNorm in
+// TestConstantWeightsFoldBatchNorm: folding a ResNet's BatchNorms into its convolutions leaves no BatchNorm in
 // the program, changes the outputs only by rounding, and leaves the model's tensors untouched;
 // without the option, or in a training program, nothing is folded.
-func TestFoldBatchNorm(t *testing.T) {
+func TestConstantWeightsFoldBatchNorm(t *testing.T) {
 	m, err := models.ResNet(18, 8, 3, 10, []int{3, 32, 32})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestFoldBatchNorm(t *testing.T) {
 		return append([]float32(nil), p.Output(0).Data().([]float32)...), bn
 	}
 	plain, nPlain := run(engine.Options{Batch: 4})
-	folded, nFolded := run(engine.Options{Batch: 4, FoldBatchNorm: true})
+	folded, nFolded := run(engine.Options{Batch: 4, ConstantWeights: true})
 	if nPlain != 20 || nFolded != 0 {
 		t.Fatalf("BatchNorm ops: %d unfolded (want 20), %d folded (want 0)", nPlain, nFolded)
 	}
@@ -61,7 +61,7 @@ func TestFoldBatchNorm(t *testing.T) {
 	if m.Tensor("bn1.running_var").Data[0] != before || len(m.Nodes) == 0 {
 		t.Error("folding changed the model")
 	}
-	if _, n := run(engine.Options{Batch: 4, Train: true, FoldBatchNorm: true}); n < 20 {
+	if _, n := run(engine.Options{Batch: 4, Train: true, ConstantWeights: true}); n < 20 {
 		t.Errorf("a training program folded BatchNorm (%d BatchNorm ops and gradients left)", n)
 	}
 }

@@ -62,10 +62,10 @@ func Evaluate(m *nn.Model, o EvalOptions) (*EvalResult, error) {
 	case "tlkit", "":
 		res.Engine = "tlkit"
 		rec := barRecorder{bar: bar}
-		var f train.Forwarder = train.NewCPU(m, engine.Options{FoldBatchNorm: true})
+		var f train.Forwarder = train.NewCPU(m, engine.Options{ConstantWeights: true})
 		if o.Device != nil {
 			res.Engine = "tlkit-cuda"
-			f = train.NewGPU(o.Device, m, engine.Options{FoldBatchNorm: true})
+			f = train.NewGPU(o.Device, m, engine.Options{ConstantWeights: true})
 		}
 		res.Metrics, err = train.Evaluate(f, data.Test,
 			train.EvalOptions{BatchSize: o.BatchSize, Classes: data.Classes, Confusion: true, Predictions: true}, &rec)
