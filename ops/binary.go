@@ -70,7 +70,17 @@ func (op *Binary) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 func binaryFwd[T Float](k BinaryKind, act *Unary, a []T, as tensor.Shape, b []T, bs tensor.Shape, y []T, ys tensor.Shape) {
 	if as.TotalSize() == ys.TotalSize() && bs.TotalSize() == ys.TotalSize() {
 		parallelFor(len(y), 1<<15, func(lo, hi int) {
-			for i := lo; i < hi; i++ {
+			i := lo
+			if y32, ok := any(y[lo:hi]).([]float32); ok && k == Add && (act == nil || act.Kind == Relu) {
+				i += addVec(any(a[lo:hi]).([]float32), any(b[lo:hi]).([]float32), y32, act != nil)
+				if act != nil { // the tail, as addVec does the rest
+					for ; i < hi; i++ {
+						y[i] = max(a[i]+b[i], 0)
+					}
+					return
+				}
+			}
+			for ; i < hi; i++ {
 				y[i] = apply2(k, a[i], b[i])
 			}
 			if act != nil {

@@ -155,3 +155,18 @@ func bnGradVec(g, x, dx []float32, k, c0, c1 float32) int {
 	bnGradF32x8(&g[0], &x[0], &dx[0], n, k, c0, c1)
 	return n
 }
+
+//go:noescape
+func addF32x8(a, b, y *float32, n int, relu bool)
+
+// addVec sets y = a + b (then max with 0 when relu) for the first elements with AVX2, bitwise as
+// the Go loop, and returns how many; the caller does the rest.
+func addVec(a, b, y []float32, relu bool) int {
+	n := len(y) &^ 7
+	if vecISA < isaAVX2 || n == 0 {
+		return 0
+	}
+	_, _ = a[n-1], b[n-1]
+	addF32x8(&a[0], &b[0], &y[0], n, relu)
+	return n
+}

@@ -265,3 +265,32 @@ func TestBatchNormVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestAddVector: the AVX2 addition (with and without ReLU) gives bitwise the Go loop's results.
+func TestAddVector(t *testing.T) {
+	r := rand.New(rand.NewSource(10))
+	n := 1001
+	a, b := make([]float32, n), make([]float32, n)
+	for i := range a {
+		a[i], b[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+	}
+	a[3], b[3] = 0.5, -0.5                                                    // +0
+	a[4], b[4] = float32(math.Copysign(0, -1)), float32(math.Copysign(0, -1)) // -0
+	a[6] = float32(math.NaN())
+	for _, relu := range []bool{false, true} {
+		y := make([]float32, n)
+		k := addVec(a, b, y, relu)
+		if bestISA >= isaAVX2 && k != n&^7 {
+			t.Fatalf("vector path did %d of %d", k, n)
+		}
+		for i := 0; i < k; i++ {
+			want := a[i] + b[i]
+			if relu {
+				want = max(want, 0)
+			}
+			if math.Float32bits(y[i]) != math.Float32bits(want) && !(want != want && y[i] != y[i]) {
+				t.Fatalf("relu %v: %g + %g: vector %g, Go %g", relu, a[i], b[i], y[i], want)
+			}
+		}
+	}
+}

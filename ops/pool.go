@@ -173,6 +173,10 @@ func maxPlaneFwd[T Float](g *PoolGeom, x, y, colMax []T) {
 		} else {
 			windowColMax(g, x, ih0, ilo, ihi, colMax)
 		}
+		if c32, ok := any(colMax).([]float32); ok && g.stem() {
+			maxRow3s2(c32, any(y[oh*g.OW:(oh+1)*g.OW]).([]float32))
+			continue
+		}
 		for ow := 0; ow < g.OW; ow++ {
 			iw0 := ow*g.SW - g.PL
 			jlo, jhi := validRange(iw0, g.DW, g.W, g.KW)
@@ -182,6 +186,41 @@ func maxPlaneFwd[T Float](g *PoolGeom, x, y, colMax []T) {
 			}
 			y[oh*g.OW+ow] = best
 		}
+	}
+}
+
+// stem reports whether rows pool as ResNet's stem does (3 wide, stride 2, one column of padding
+// on the left, W = 2·OW), which maxRow3s2 does with vectors.
+func (g *PoolGeom) stem() bool {
+	return g.KW == 3 && g.SW == 2 && g.DW == 1 && g.PL == 1 && g.W == 2*g.OW && g.OW <= maxRowScratch
+}
+
+// maxRowScratch is the longest output row maxRow3s2 takes (its scratch is on the stack).
+const maxRowScratch = 256
+
+// maxRow3s2 sets y[ow] = max(c[2ow-1], c[2ow], c[2ow+1]) (c[-1] being padding) for a row c of
+// 2·len(y) column maxima: the even and odd columns are picked apart (evenVec), then the three
+// maxima are element-wise (maxVec), bitwise what the window loop gives.
+func maxRow3s2(c, y []float32) {
+	var odd [maxRowScratch]float32
+	n := len(y)
+	o := odd[:n]
+	k := evenVec(y, c)
+	for ; k < n; k++ {
+		y[k] = c[2*k]
+	}
+	k = evenVec(o, c[1:])
+	for ; k < n; k++ {
+		o[k] = c[2*k+1]
+	}
+	k = maxVec(y, o) // y[ow] = max(c[2ow], c[2ow+1])
+	for ; k < n; k++ {
+		y[k] = max(y[k], o[k])
+	}
+	t := y[1:] // and c[2ow-1] for ow ≥ 1
+	k = maxVec(t, o[:n-1])
+	for ; k < n-1; k++ {
+		t[k] = max(t[k], o[k])
 	}
 }
 

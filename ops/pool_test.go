@@ -16,6 +16,7 @@ func TestMaxPoolRules(t *testing.T) {
 	rng := rand.New(rand.NewSource(8))
 	values := []float32{-1, 0, float32(math.Copysign(0, -1)), 1, 2, float32(math.Inf(-1))}
 	cases := 0
+	stems := 0
 	for cases < 300 {
 		k := [2]int{1 + rng.Intn(3), 1 + rng.Intn(3)}
 		s := [2]int{1 + rng.Intn(3), 1 + rng.Intn(3)}
@@ -23,11 +24,19 @@ func TestMaxPoolRules(t *testing.T) {
 		p := [2]int{rng.Intn(k[0] * d[0]), rng.Intn(k[1] * d[1])}
 		pe := [2]int{rng.Intn(k[0] * d[0]), rng.Intn(k[1] * d[1])}
 		shape := tensor.Shape{1 + rng.Intn(2), 1 + rng.Intn(3), 1 + rng.Intn(12), 1 + rng.Intn(20)}
-		g, err := NewPoolGeom(shape, k, s, d, p, pe, rng.Intn(2) == 0)
+		ceil := rng.Intn(2) == 0
+		if cases%3 == 0 { // ResNet's stem pooling (maxRow3s2), rows of 1 to 40 outputs
+			k, s, d, p, pe = [2]int{3, 3}, [2]int{2, 2}, [2]int{1, 1}, [2]int{1, 1}, [2]int{1, 1}
+			shape[3], ceil = 2*(1+rng.Intn(40)), false
+		}
+		g, err := NewPoolGeom(shape, k, s, d, p, pe, ceil)
 		if err != nil {
 			continue
 		}
 		cases++
+		if g.stem() {
+			stems++
+		}
 		x := make([]float32, shape.TotalSize())
 		for i := range x {
 			x[i] = values[rng.Intn(len(values))]
@@ -75,5 +84,8 @@ func TestMaxPoolRules(t *testing.T) {
 				t.Fatalf("%+v: dx[%d] = %g, want %g", g, i, dx[i], want[i])
 			}
 		}
+	}
+	if stems < 50 {
+		t.Fatalf("only %d stem geometries", stems)
 	}
 }
