@@ -19,10 +19,13 @@ type Conv2D struct {
 	Act *Unary
 
 	// The im2col matrices of the last forward pass, kept for the weight gradient of the same
-	// step when they are small (ConvGeom.cachedCols); runs counts forward passes.
-	cols32 []float32
-	cols64 []float64
-	runs   uint64
+	// step when they are small (ConvGeom.cachedCols) and the graph has that gradient (keepCols,
+	// set by SymDiff: an inference program's passes use cache-sized scratch instead); runs counts
+	// forward passes.
+	keepCols bool
+	cols32   []float32
+	cols64   []float64
+	runs     uint64
 }
 
 // NewConv2D adds a convolution of x by w (and b, when not nil) to the graph.
@@ -90,7 +93,11 @@ func runConv[T Float](op *Conv2D, out *tensor.Dense, in []*tensor.Dense) {
 		winogradForward(&op.Geom, data[T](in[0]), data[T](in[1]), b, op.Act, y)
 		return
 	}
-	convForwardCached(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out), colsOf[T](op, true), op.Act)
+	var cols []T
+	if op.keepCols {
+		cols = colsOf[T](op, true)
+	}
+	convForwardCached(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out), cols, op.Act)
 }
 
 // colsOf returns op's cache of im2col matrices in the element type T (allocating it when make
@@ -134,6 +141,7 @@ func (op *Conv2D) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 		return nil, err
 	}
 	gw := &ConvGradWeight{base: newBase("ConvGradWeight", op.in[1], op.in[0], op.out), Geom: op.Geom, Fwd: op}
+	op.keepCols = true
 	dw, err := apply(gw, in[0], grad)
 	if err != nil {
 		return nil, err
