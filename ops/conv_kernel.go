@@ -99,6 +99,20 @@ func (g *ConvGeom) stripRows(i, s int) (oh0, oh1 int) {
 	return min(i*rows, g.OH), min((i+1)*rows, g.OH)
 }
 
+// stripIm2col writes the im2col matrix of strip t of st (image b = t/st, output pixels
+// [p0, p0+n) of its plane) into scratch that the caller puts back; n is 0 for an empty strip.
+func stripIm2col[T Float](g *ConvGeom, x []T, t, st int) (b, p0, n int, col []T) {
+	b = t / st
+	oh0, oh1 := g.stripRows(t%st, st)
+	if oh0 == oh1 {
+		return b, 0, 0, nil
+	}
+	n = (oh1 - oh0) * g.OW
+	col = getScratch[T](g.k() * n)
+	im2colRows(g, x, b, b+1, 0, 0, g.C, oh0, oh1, col)
+	return b, oh0 * g.OW, n, col
+}
+
 // imagesPerChunk chooses how many images one im2col chunk covers: enough for efficient GEMMs,
 // few enough to stay in cache and to give every worker a chunk when the batch allows. When that
 // leaves fewer chunks than workers, the GEMMs themselves are split across the workers.
@@ -413,17 +427,13 @@ func convForwardCached[T Float](g *ConvGeom, x, w, bias, y, cols []T, act *Unary
 	}
 	if st := g.rowStrips(); st > 1 && cols == nil {
 		parallelTasks(g.N*st, func(t, _ int) {
-			b, i := t/st, t%st
-			oh0, oh1 := g.stripRows(i, st)
-			if oh0 == oh1 {
+			b, p0, n, col := stripIm2col(g, x, t, st)
+			if n == 0 {
 				return
 			}
-			n := (oh1 - oh0) * g.OW
-			col := getScratch[T](K * n)
 			defer putScratch(col)
-			im2colRows(g, x, b, b+1, 0, 0, g.C, oh0, oh1, col)
-			gemm(false, false, g.M, n, K, 1, w, K, col, n, 0, y[b*g.M*ohw+oh0*g.OW:], ohw)
-			convEpilogue(g, y, bias, act, b, b+1, oh0*g.OW, oh1*g.OW, false)
+			gemm(false, false, g.M, n, K, 1, w, K, col, n, 0, y[b*g.M*ohw+p0:], ohw)
+			convEpilogue(g, y, bias, act, b, b+1, p0, p0+n, false)
 		})
 		return
 	}
@@ -638,16 +648,12 @@ func convBackwardWeightCached[T Float](g *ConvGeom, x, dy, dw, cols []T) {
 			beta = 0 // the first product of this worker's sum overwrites it: no zeroing pass
 		}
 		if st > 1 { // one strip of one image: dw += dy[:, rows] · colᵀ
-			b := t / st
-			oh0, oh1 := g.stripRows(t%st, st)
-			if oh0 == oh1 {
+			b, p0, n, col := stripIm2col(g, x, t, st)
+			if n == 0 {
 				return
 			}
-			n := (oh1 - oh0) * g.OW
-			col := getScratch[T](K * n)
 			defer putScratch(col)
-			im2colRows(g, x, b, b+1, 0, 0, g.C, oh0, oh1, col)
-			gemm(false, true, g.M, K, n, 1, dy[b*g.M*ohw+oh0*g.OW:], ohw, col, n, beta, partial[worker], K)
+			gemm(false, true, g.M, K, n, 1, dy[b*g.M*ohw+p0:], ohw, col, n, beta, partial[worker], K)
 			fresh[worker] = false
 			return
 		}

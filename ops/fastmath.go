@@ -63,3 +63,14 @@ func sigmoid32(x float32) float32 {
 	e := exp32(x)
 	return e / (1 + e)
 }
+
+// biasReluVec sets y = max(x+b, 0) (max(x, 0) without add) for the first elements of x with
+// AVX2, bitwise as the Go loop, and returns how many; the caller does the rest. It is
+// affineF32x8 with a = 1: x·1 is x exactly, and x+0 differs from x only for -0, which max turns
+// into +0 either way.
+func biasReluVec(x, y []float32, b float32, add bool) int {
+	if !add {
+		b = 0
+	}
+	return affineVec(x, y, 1, b, true)
+}

@@ -30,21 +30,6 @@ func tanhVec(x, y []float32) int {
 }
 
 //go:noescape
-func biasReluF32x8(x, y *float32, n int, b float32, add bool)
-
-// biasReluVec sets y = max(x+b, 0) (max(x, 0) without add) for the first elements of x with
-// AVX2, bitwise as the Go loop, and returns how many; the caller does the rest.
-func biasReluVec(x, y []float32, b float32, add bool) int {
-	n := len(x) &^ 7
-	if vecISA < isaAVX2 || n == 0 {
-		return 0
-	}
-	_ = y[n-1]
-	biasReluF32x8(&x[0], &y[0], n, b, add)
-	return n
-}
-
-//go:noescape
 func maxF32x8(dst, src *float32, n int)
 
 // maxVec sets dst = max(dst, src) element-wise for the first elements with AVX2, bitwise as

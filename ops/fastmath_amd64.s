@@ -103,41 +103,6 @@ done:
 	VZEROUPPER
 	RET
 
-// biasReluF32x8 sets y[i] = max(x[i]+b, 0) (with add set) or max(x[i], 0), eight lanes at a
-// time with AVX2, bitwise as Go's max: NaN stays NaN and -0 becomes +0 (VMAXPS alone would
-// give 0 for NaN, so NaN lanes are blended back). n is a multiple of 8.
-//
-// func biasReluF32x8(x, y *float32, n int, b float32, add bool)
-TEXT ·biasReluF32x8(SB), NOSPLIT, $0-29
-	MOVQ         x+0(FP), SI
-	MOVQ         y+8(FP), DI
-	MOVQ         n+16(FP), CX
-	VBROADCASTSS b+24(FP), Y14
-	MOVBLZX      add+28(FP), AX
-	VXORPS       Y15, Y15, Y15
-
-loop:
-	CMPQ      CX, $8
-	JLT       done
-	VMOVUPS   (SI), Y0
-	TESTQ     AX, AX
-	JZ        noadd
-	VADDPS    Y14, Y0, Y0
-
-noadd:
-	VMAXPS    Y15, Y0, Y1     // x > 0 ? x : 0
-	VCMPPS    $3, Y0, Y0, Y2  // unordered: x is NaN
-	VBLENDVPS Y2, Y0, Y1, Y1  // NaN lanes keep x
-	VMOVUPS   Y1, (DI)
-	ADDQ      $32, SI
-	ADDQ      $32, DI
-	SUBQ      $8, CX
-	JMP       loop
-
-done:
-	VZEROUPPER
-	RET
-
 // maxF32x8 sets dst[i] = max(dst[i], src[i]) eight lanes at a time with AVX2, bitwise as Go's
 // max: NaN if either is NaN, +0 for the pair ±0 (VMAXPS alone returns its second operand in
 // both cases, so the two operand orders are ANDed and NaN lanes blended in). n is a multiple of 8.
@@ -329,9 +294,10 @@ ddone:
 	VZEROUPPER
 	RET
 
-// affineF32x8 sets y[i] = x[i]·a + b, then with relu max(·, 0) as biasReluF32x8 does, eight
-// lanes at a time with AVX2, bitwise as the Go loop (a multiply, then an add: no fused
-// multiply-add). n is a multiple of 8.
+// affineF32x8 sets y[i] = x[i]·a + b, then with relu max(·, 0), eight lanes at a time with
+// AVX2, bitwise as the Go loop (a multiply, then an add: no fused multiply-add; and Go's max:
+// NaN stays NaN, -0 becomes +0, where VMAXPS alone would give 0 for NaN, so NaN lanes are
+// blended back). n is a multiple of 8.
 //
 // func affineF32x8(x, y *float32, n int, a, b float32, relu bool)
 TEXT ·affineF32x8(SB), NOSPLIT, $0-33
@@ -396,7 +362,7 @@ bdone:
 	VZEROUPPER
 	RET
 
-// addF32x8 sets y[i] = a[i] + b[i], then with relu max(·, 0) as biasReluF32x8 does, eight lanes
+// addF32x8 sets y[i] = a[i] + b[i], then with relu max(·, 0) as affineF32x8 does, eight lanes
 // at a time with AVX2, bitwise as the Go loop. n is a multiple of 8.
 //
 // func addF32x8(a, b, y *float32, n int, relu bool)

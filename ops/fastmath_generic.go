@@ -5,9 +5,6 @@ package ops
 // tanhVec has no vector path here: tanh32 does every element.
 func tanhVec(x, y []float32) int { return 0 }
 
-// biasReluVec has no vector path here: the Go loop does every element.
-func biasReluVec(x, y []float32, b float32, add bool) int { return 0 }
-
 // maxVec has no vector path here: the Go loop does every element.
 func maxVec(dst, src []float32) int { return 0 }
 
