@@ -89,7 +89,12 @@ func close32(t *testing.T, what string, got, want []float32, rtol float64) {
 
 func forward(t *testing.T, m *nn.Model, x []float32, batch int) []float32 {
 	t.Helper()
-	p, err := engine.Compile(m, engine.Options{Batch: batch})
+	return forwardWith(t, m, x, engine.Options{Batch: batch})
+}
+
+func forwardWith(t *testing.T, m *nn.Model, x []float32, o engine.Options) []float32 {
+	t.Helper()
+	p, err := engine.Compile(m, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +181,8 @@ func TestResNetExportsMatchPyTorch(t *testing.T) {
 			// Any batch size: the first sample alone, and three of them.
 			close32(t, "logits[0:1]", forward(t, m, x[:3*32*32], 1), want[:10], 1e-5)
 			close32(t, "logits[0:3]", forward(t, m, x[:3*3*32*32], 3), want[:30], 1e-5)
+			// As a frozen backbone runs: BatchNorm folded into the convolutions (resnet_bn).
+			close32(t, "logits (constant weights)", forwardWith(t, m, x, engine.Options{Batch: 4, ConstantWeights: true}), want, 1e-5)
 		})
 	}
 	t.Run("resnet_bn/train", func(t *testing.T) {
