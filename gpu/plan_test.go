@@ -32,10 +32,12 @@ var testModels = []testModel{
 	{"zoo", func() (*nn.Model, error) { return models.OpZoo(5) }, []int{3, 12, 12}, 5, 16},
 }
 
-var testModes = []engine.Options{{}, {Train: true}, {Train: true, FreezeBN: true}}
+var testModes = []engine.Options{{}, {ConstantWeights: true}, {Train: true}, {Train: true, FreezeBN: true}}
 
 func modeName(o engine.Options) string {
 	switch {
+	case o.ConstantWeights:
+		return "infer-constant" // BatchNorm folded into the convolutions
 	case o.Train && o.FreezeBN:
 		return "train-frozenBN"
 	case o.Train:
