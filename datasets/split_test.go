@@ -1,6 +1,11 @@
 package datasets
 
-import "testing"
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"testing"
+)
 
 func TestRandomSplit(t *testing.T) {
 	parts := RandomSplit(100, []int{70, 20, 5}, 9)
@@ -49,5 +54,38 @@ func TestRandomSubset(t *testing.T) {
 	}
 	if len(RandomSubset(10, 0, 1)) != 0 {
 		t.Error("k = 0 gave indices")
+	}
+}
+
+// TestRandomSplitIsPyTorchs: RandomSplit(50000, {10000, 40000}, seed) holds the indices of
+// torch.utils.data.random_split after torch.manual_seed(seed) (testdata/torch/make_runs.py).
+func TestRandomSplitIsPyTorchs(t *testing.T) {
+	b, err := os.ReadFile("../testdata/torch/runs.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Split map[string][]struct {
+			Size     int   `json:"size"`
+			Sum      int   `json:"sum"`
+			Smallest []int `json:"smallest"`
+		} `json:"split"`
+	}
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	for _, seed := range []int64{0, 7} {
+		want := ref.Split[fmt.Sprint(seed)]
+		parts := RandomSplit(50000, []int{10000, 40000}, seed)
+		for i, p := range parts {
+			sum := 0
+			for _, v := range p {
+				sum += v
+			}
+			if len(p) != want[i].Size || sum != want[i].Sum || !equalInts(p[:10], want[i].Smallest) {
+				t.Errorf("seed %d part %d: %d indices summing to %d, smallest %v; PyTorch %d, %d, %v",
+					seed, i, len(p), sum, p[:10], want[i].Size, want[i].Sum, want[i].Smallest)
+			}
+		}
 	}
 }

@@ -116,7 +116,7 @@ func LoadData(o DataOptions, m *nn.Model) (*Data, error) {
 	}
 	tj, _ := json.Marshal(t)
 	d.Identity = map[string]string{"dataset": o.Name, "transform": string(tj), "train": fmt.Sprint(trainImgs.Len()), "test": fmt.Sprint(testImgs.Len()),
-		"subset": fmt.Sprintf("%d/%d", o.TrainSubset, o.Seed)}
+		"subset": fmt.Sprintf("%d/%d/torch-random-split", o.TrainSubset, o.Seed)} // the selection's rule is part of the key: caches of the older rule are not reused
 	return d, nil
 }
 

@@ -10,7 +10,10 @@ reproduces both (package torchrand); this file records what PyTorch gives:
 - orders: the first indices of the first two epochs of DataLoader(shuffle=True) over MNIST's
   60,000 training images, after building the model;
 - runs: the seed tutorial's training (Adam 1e-4, batch 128, cross-entropy on logits) on real MNIST
-  for the first 100 steps: the running mean loss and accuracy after each step.
+  for the first 100 steps: the running mean loss and accuracy after each step;
+- split: torch.utils.data.random_split of CIFAR-100's 50,000 training images into 10,000 and 40,000
+  right after torch.manual_seed(seed), as the seed tutorial subsets them: each part's size, sum,
+  and smallest indices.
 
 Run from the repository root with the Debian Python (torch 1.13):
     /usr/bin/python3 testdata/torch/make_runs.py
@@ -45,7 +48,7 @@ def mnist():
 
 
 def main():
-    out = {"torch": torch.__version__, "init": {}, "head": {}, "orders": {}, "runs": {}}
+    out = {"torch": torch.__version__, "init": {}, "head": {}, "orders": {}, "runs": {}, "split": {}}
     for name in MODELS:
         for seed in (0, 1):
             torch.manual_seed(seed)
@@ -55,6 +58,11 @@ def main():
         torch.manual_seed(seed)
         fc = nn.Linear(512, 100)
         out["head"][str(seed)] = [digest(fc.weight), digest(fc.bias)]
+    for seed in (0, 7):
+        torch.manual_seed(seed)
+        parts = torch.utils.data.random_split(range(50000), [10000, 40000])
+        out["split"][str(seed)] = [{"size": len(p.indices), "sum": int(sum(p.indices)), "smallest": sorted(p.indices)[:10]}
+                                   for p in parts]
     x, y = mnist()
     for name in MODELS:
         torch.manual_seed(0)
