@@ -330,11 +330,7 @@ func step(batch, size, repeats int) (float64, error) {
 		if err := p.Run(); err != nil {
 			return err
 		}
-		var ps []optim.Param
-		for _, g := range p.Grads() {
-			ps = append(ps, optim.Param{Name: g.Param.Name, W: g.Param.Data, G: g.Value.Data().([]float32)})
-		}
-		return opt.Update(ps)
+		return opt.Update(p.GradParams())
 	})
 	if err != nil {
 		return 0, err
@@ -418,11 +414,7 @@ func Profile(batch, size, steps int) (string, error) {
 			return err
 		}
 		t0 := time.Now()
-		var ps []optim.Param
-		for _, g := range p.Grads() {
-			ps = append(ps, optim.Param{Name: g.Param.Name, W: g.Param.Data, G: g.Value.Data().([]float32)})
-		}
-		err := opt.Update(ps)
+		err := opt.Update(p.GradParams())
 		adam += time.Since(t0)
 		return err
 	}

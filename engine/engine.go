@@ -18,6 +18,7 @@ import (
 
 	"tlkit/nn"
 	"tlkit/ops"
+	"tlkit/optim"
 )
 
 // Options says what to build.
@@ -332,6 +333,17 @@ func (p *Program) Grads() []Grad {
 		gs[i] = Grad{p.gparams[i], p.x.value(g)}
 	}
 	return gs
+}
+
+// GradParams pairs each trainable parameter with its gradient from the last Run, as the
+// optimizer takes them (float32 programs, whose parameters share the model's memory).
+func (p *Program) GradParams() []optim.Param {
+	ps := make([]optim.Param, len(p.grads))
+	for i, g := range p.grads {
+		t := p.gparams[i]
+		ps[i] = optim.Param{Name: t.Name, W: t.Data, G: p.x.value(g).Data().([]float32)}
+	}
+	return ps
 }
 
 // InputGrad is the loss gradient with respect to the input (Options.InputGrad).

@@ -32,11 +32,7 @@ func benchEpoch(b *testing.B, name string) {
 			if err := p.Run(); err != nil {
 				b.Fatal(err)
 			}
-			var ps []optim.Param
-			for _, g := range p.Grads() {
-				ps = append(ps, optim.Param{Name: g.Param.Name, W: g.Param.Data, G: g.Value.Data().([]float32)})
-			}
-			opt.Update(ps)
+			opt.Update(p.GradParams())
 		}
 	}
 }

@@ -101,11 +101,7 @@ func (s cpuStep) run() (float64, []float32, error) {
 }
 
 func (s cpuStep) update(opt *optim.Adam, clip float64) error {
-	grads := s.p.Grads()
-	ps := make([]optim.Param, len(grads))
-	for i, g := range grads {
-		ps[i] = optim.Param{Name: g.Param.Name, W: g.Param.Data, G: g.Value.Data().([]float32)}
-	}
+	ps := s.p.GradParams()
 	if clip > 0 {
 		optim.ClipGradNorm(ps, clip)
 	}
