@@ -225,3 +225,12 @@ func timeIt(repeats int, fn func() error) ([]float64, error) {
 }
 
 func nan() float64 { return math.NaN() }
+
+// throughput turns step times of a batch into images per second.
+func throughput(batch int, t []float64) []float64 {
+	var v []float64
+	for _, s := range t {
+		v = append(v, float64(batch)/s)
+	}
+	return v
+}

@@ -86,12 +86,14 @@ func gpuRow(name string, tl []float64, peer float64) Row {
 	return r
 }
 
-func gpuStep(dev *gpu.Device, batch int, tf32 bool, repeats int) ([]float64, error) {
+// gpuResNet34 compiles ResNet-34 (100 classes, 224×224) for the device at batch, for training
+// or inference, with a random batch set.
+func gpuResNet34(dev *gpu.Device, batch int, train, tf32 bool) (*gpu.Program, error) {
 	m, err := models.ResNet(34, 64, 1, 100, []int{3, 224, 224})
 	if err != nil {
 		return nil, err
 	}
-	ep, err := engine.Compile(m, engine.Options{Batch: batch, Train: true})
+	ep, err := engine.Compile(m, engine.Options{Batch: batch, Train: train})
 	if err != nil {
 		return nil, err
 	}
@@ -99,11 +101,26 @@ func gpuStep(dev *gpu.Device, batch int, tf32 bool, repeats int) ([]float64, err
 	if err != nil {
 		return nil, err
 	}
+	if err := p.SetInput(randomInput(batch * 3 * 224 * 224)); err != nil {
+		p.Close()
+		return nil, err
+	}
+	if train {
+		if err := p.SetLabels(randomLabels(batch, 100)); err != nil {
+			p.Close()
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+func gpuStep(dev *gpu.Device, batch int, tf32 bool, repeats int) ([]float64, error) {
+	p, err := gpuResNet34(dev, batch, true, tf32)
+	if err != nil {
+		return nil, err
+	}
 	defer p.Close()
-	p.SetInput(randomInput(batch * 3 * 224 * 224))
-	p.SetLabels(randomLabels(batch, 100))
 	opt := optim.NewAdam(1e-4)
-	var v []float64
 	t, err := timeIt(repeats, func() error {
 		if err := p.Run(); err != nil {
 			return err
@@ -114,28 +131,15 @@ func gpuStep(dev *gpu.Device, batch int, tf32 bool, repeats int) ([]float64, err
 		_, err := p.Loss() // waits for the device
 		return err
 	})
-	for _, s := range t {
-		v = append(v, float64(batch)/s)
-	}
-	return v, err
+	return throughput(batch, t), err
 }
 
 func gpuForward(dev *gpu.Device, batch int, tf32 bool, repeats int) ([]float64, error) {
-	m, err := models.ResNet(34, 64, 1, 100, []int{3, 224, 224})
-	if err != nil {
-		return nil, err
-	}
-	ep, err := engine.Compile(m, engine.Options{Batch: batch})
-	if err != nil {
-		return nil, err
-	}
-	p, err := dev.Compile(ep, gpu.Options{TF32: tf32})
+	p, err := gpuResNet34(dev, batch, false, tf32)
 	if err != nil {
 		return nil, err
 	}
 	defer p.Close()
-	p.SetInput(randomInput(batch * 3 * 224 * 224))
-	var v []float64
 	t, err := timeIt(repeats, func() error {
 		if err := p.Run(); err != nil {
 			return err
@@ -143,8 +147,5 @@ func gpuForward(dev *gpu.Device, batch int, tf32 bool, repeats int) ([]float64, 
 		_, err := p.Output(0) // copies to the host: what feature extraction needs
 		return err
 	})
-	for _, s := range t {
-		v = append(v, float64(batch)/s)
-	}
-	return v, err
+	return throughput(batch, t), err
 }

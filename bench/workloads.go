@@ -206,9 +206,7 @@ func forward(batch, size, repeats int, peers bool) (Row, error) {
 	if err != nil {
 		return r, err
 	}
-	for _, s := range t {
-		r.TLKitRuns = append(r.TLKitRuns, float64(batch)/s)
-	}
+	r.TLKitRuns = throughput(batch, t)
 	if !peers {
 		return r, nil
 	}
@@ -226,9 +224,7 @@ func forward(batch, size, repeats int, peers bool) (Row, error) {
 	if err != nil {
 		return r, err
 	}
-	for _, s := range t {
-		r.PeerRuns = append(r.PeerRuns, float64(batch)/s)
-	}
+	r.PeerRuns = throughput(batch, t)
 	return r, nil
 }
 
