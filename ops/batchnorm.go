@@ -82,12 +82,12 @@ func computeStats[T Float](op *BatchNorm, x []T) {
 		for ch := lo; ch < hi; ch++ {
 			var s float64
 			for b := 0; b < op.n; b++ {
-				s += sum4(x[(b*op.c+ch)*op.p : (b*op.c+ch+1)*op.p])
+				s += sumF64(x[(b*op.c+ch)*op.p : (b*op.c+ch+1)*op.p])
 			}
 			m := s / cnt
 			var q float64
 			for b := 0; b < op.n; b++ {
-				q += sqDev4(x[(b*op.c+ch)*op.p:(b*op.c+ch+1)*op.p], m)
+				q += sqDevF64(x[(b*op.c+ch)*op.p:(b*op.c+ch+1)*op.p], m)
 			}
 			op.mean[ch], op.bvar[ch] = m, q/cnt
 			op.invstd[ch] = 1 / math.Sqrt(q/cnt+op.Epsilon)
@@ -95,65 +95,41 @@ func computeStats[T Float](op *BatchNorm, x []T) {
 	})
 }
 
-// sum4 is Σx in float64: eight lanes at a time with AVX2 for float32, the rest over four
-// interleaved partial sums (one running sum waits on each addition's latency; four keep the
-// adder busy).
-func sum4[T Float](x []T) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
+// sumF64 is Σx in float64, eight lanes at a time with AVX2 for float32.
+func sumF64[T Float](x []T) float64 {
+	i, s := 0, 0.0
 	if x32, ok := any(x).([]float32); ok {
-		i, s0 = sumVec(x32)
-	}
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(x[i])
-		s1 += float64(x[i+1])
-		s2 += float64(x[i+2])
-		s3 += float64(x[i+3])
+		i, s = sumVec(x32)
 	}
 	for ; i < len(x); i++ {
-		s0 += float64(x[i])
+		s += float64(x[i])
 	}
-	return (s0 + s1) + (s2 + s3)
+	return s
 }
 
-// sqDev4 is Σ(x-m)² in float64, computed as sum4 computes Σx.
-func sqDev4[T Float](x []T, m float64) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
+// sqDevF64 is Σ(x-m)² in float64, as sumF64 sums.
+func sqDevF64[T Float](x []T, m float64) float64 {
+	i, s := 0, 0.0
 	if x32, ok := any(x).([]float32); ok {
-		i, s0 = sqDevVec(x32, m)
-	}
-	for ; i+4 <= len(x); i += 4 {
-		d0, d1, d2, d3 := float64(x[i])-m, float64(x[i+1])-m, float64(x[i+2])-m, float64(x[i+3])-m
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
+		i, s = sqDevVec(x32, m)
 	}
 	for ; i < len(x); i++ {
 		d := float64(x[i]) - m
-		s0 += d * d
+		s += d * d
 	}
-	return (s0 + s1) + (s2 + s3)
+	return s
 }
 
-// dotDev4 is Σ g·(x-m) in float64, computed as sum4 computes Σx.
-func dotDev4[T Float](g, x []T, m float64) float64 {
-	var s0, s1, s2, s3 float64
-	i := 0
+// dotDevF64 is Σ g·(x-m) in float64, as sumF64 sums.
+func dotDevF64[T Float](g, x []T, m float64) float64 {
+	i, s := 0, 0.0
 	if x32, ok := any(x).([]float32); ok {
-		i, s0 = dotDevVec(any(g).([]float32), x32, m)
-	}
-	for ; i+4 <= len(x); i += 4 {
-		s0 += float64(g[i]) * (float64(x[i]) - m)
-		s1 += float64(g[i+1]) * (float64(x[i+1]) - m)
-		s2 += float64(g[i+2]) * (float64(x[i+2]) - m)
-		s3 += float64(g[i+3]) * (float64(x[i+3]) - m)
+		i, s = dotDevVec(any(g).([]float32), x32, m)
 	}
 	for ; i < len(x); i++ {
-		s0 += float64(g[i]) * (float64(x[i]) - m)
+		s += float64(g[i]) * (float64(x[i]) - m)
 	}
-	return (s0 + s1) + (s2 + s3)
+	return s
 }
 
 // backwardStats makes sure op.mean/op.invstd describe x: after this step's forward pass they do;
@@ -266,8 +242,8 @@ func bnSums[T Float](op *BatchNorm, x, dy []T) {
 			m := mean[ch]
 			for b := 0; b < op.n; b++ {
 				off := (b*op.c + ch) * op.p
-				s += sum4(dy[off : off+op.p])
-				sx += dotDev4(dy[off:off+op.p], x[off:off+op.p], m)
+				s += sumF64(dy[off : off+op.p])
+				sx += dotDevF64(dy[off:off+op.p], x[off:off+op.p], m)
 			}
 			op.sdy[ch], op.sdyx[ch] = s, sx*invstd[ch]
 		}

@@ -73,18 +73,13 @@ func binaryFwd[T Float](k BinaryKind, act *Unary, a []T, as tensor.Shape, b []T,
 			i := lo
 			if y32, ok := any(y[lo:hi]).([]float32); ok && k == Add && (act == nil || act.Kind == Relu) {
 				i += addVec(any(a[lo:hi]).([]float32), any(b[lo:hi]).([]float32), y32, act != nil)
-				if act != nil { // the tail, as addVec does the rest
-					for ; i < hi; i++ {
-						y[i] = max(a[i]+b[i], 0)
-					}
-					return
-				}
 			}
+			tail := i // what the vector path left
 			for ; i < hi; i++ {
 				y[i] = apply2(k, a[i], b[i])
 			}
 			if act != nil {
-				applyUnary(act, y[lo:hi], y[lo:hi])
+				applyUnary(act, y[tail:hi], y[tail:hi])
 			}
 		})
 		return

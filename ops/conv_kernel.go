@@ -518,7 +518,7 @@ func convEpilogue[T Float](g *ConvGeom, y, bias []T, act *Unary, b0, b1, p0, p1 
 				bv := bias[r%g.M]
 				i := 0
 				if r32, ok := any(row).([]float32); ok {
-					i = biasReluVec(r32, r32, float32(bv), true)
+					i = biasReluVec(r32, r32, float32(bv))
 				}
 				for ; i < len(row); i++ {
 					row[i] = max(row[i]+bv, 0)

@@ -64,13 +64,8 @@ func sigmoid32(x float32) float32 {
 	return e / (1 + e)
 }
 
-// biasReluVec sets y = max(x+b, 0) (max(x, 0) without add) for the first elements of x with
-// AVX2, bitwise as the Go loop, and returns how many; the caller does the rest. It is
+// biasReluVec sets y = max(x+b, 0) for the first elements of x with AVX2, bitwise as the Go
+// loop (and, with b = 0, as max(x, 0)), and returns how many; the caller does the rest. It is
 // affineF32x8 with a = 1: x·1 is x exactly, and x+0 differs from x only for -0, which max turns
 // into +0 either way.
-func biasReluVec(x, y []float32, b float32, add bool) int {
-	if !add {
-		b = 0
-	}
-	return affineVec(x, y, 1, b, true)
-}
+func biasReluVec(x, y []float32, b float32) int { return affineVec(x, y, 1, b, true) }

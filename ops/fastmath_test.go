@@ -98,7 +98,7 @@ func TestTanhVector(t *testing.T) {
 }
 
 // TestBiasReluVector: the AVX2 ReLU (with and without a bias) gives bitwise the Go loop's
-// max(x+b, 0), NaN and signed zeros included.
+// max(x+b, 0) and max(x, 0), NaN and signed zeros included.
 func TestBiasReluVector(t *testing.T) {
 	r := rand.New(rand.NewSource(2))
 	x := []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
@@ -109,7 +109,11 @@ func TestBiasReluVector(t *testing.T) {
 	for _, b := range []float32{0, 0.25, -0.25, float32(math.Copysign(0, -1))} {
 		for _, add := range []bool{false, true} {
 			y := make([]float32, len(x))
-			n := biasReluVec(x, y, b, add)
+			bias := float32(0) // without add: plain ReLU, max(x, 0)
+			if add {
+				bias = b
+			}
+			n := biasReluVec(x, y, bias)
 			if bestISA >= isaAVX2 && n != len(x)&^7 {
 				t.Fatalf("vector path did %d of %d", n, len(x))
 			}

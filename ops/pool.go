@@ -93,10 +93,7 @@ func maxPlaneBwd[T Float](g *PoolGeom, x, dy, dx, colMax []T) {
 			if jlo == jhi {
 				continue
 			}
-			best := colMax[iw0+jlo*g.DW]
-			for j := jlo + 1; j < jhi; j++ {
-				best = max(best, colMax[iw0+j*g.DW])
-			}
+			best := rowWindowMax(colMax, iw0, jlo, jhi, g.DW)
 			at := -1
 		scan:
 			for i := ilo; i < ihi; i++ {
@@ -180,13 +177,19 @@ func maxPlaneFwd[T Float](g *PoolGeom, x, y, colMax []T) {
 		for ow := 0; ow < g.OW; ow++ {
 			iw0 := ow*g.SW - g.PL
 			jlo, jhi := validRange(iw0, g.DW, g.W, g.KW)
-			best := negInf
-			for j := jlo; j < jhi; j++ {
-				best = max(best, colMax[iw0+j*g.DW])
-			}
-			y[oh*g.OW+ow] = best
+			y[oh*g.OW+ow] = rowWindowMax(colMax, iw0, jlo, jhi, g.DW)
 		}
 	}
+}
+
+// rowWindowMax is the maximum of colMax[iw0 + j·dw] for j in [jlo,jhi) (-∞ when empty), NaN if
+// one of them is: one window's maximum from its row of column maxima.
+func rowWindowMax[T Float](colMax []T, iw0, jlo, jhi, dw int) T {
+	best := T(math.Inf(-1))
+	for j := jlo; j < jhi; j++ {
+		best = max(best, colMax[iw0+j*dw])
+	}
+	return best
 }
 
 // stem reports whether rows pool as ResNet's stem does (3 wide, stride 2, one column of padding

@@ -144,7 +144,7 @@ func applyUnary[T Float](op *Unary, x, y []T) {
 	case Relu: // the hot one gets its own loop, branch-free (signs are random: branches mispredict)
 		i := 0
 		if x32, ok := any(x).([]float32); ok {
-			i = biasReluVec(x32, any(y).([]float32), 0, false)
+			i = biasReluVec(x32, any(y).([]float32), 0)
 		}
 		for ; i < len(x); i++ {
 			y[i] = max(x[i], 0)
