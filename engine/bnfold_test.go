@@ -8,11 +8,14 @@ import (
 	"tlkit/compare"
 	"tlkit/engine"
 	"tlkit/models"
+	"tlkit/ops"
 )
 
 // TestConstantWeightsFoldBatchNorm: folding a ResNet's BatchNorms into its convolutions leaves no BatchNorm in
 // the program, changes the outputs only by rounding, and leaves the model's tensors untouched;
-// without the option, or in a training program, nothing is folded.
+// without the option, or in a training program, nothing is folded. The convolutions of a
+// ConstantWeights program keep their Winograd-transformed weights, so a second pass must give
+// bitwise the first one's outputs.
 func TestConstantWeightsFoldBatchNorm(t *testing.T) {
 	m, err := models.ResNet(18, 8, 3, 10, []int{3, 32, 32})
 	if err != nil {
@@ -39,6 +42,24 @@ func TestConstantWeightsFoldBatchNorm(t *testing.T) {
 		p.SetInput(x)
 		if err := p.Run(); err != nil {
 			t.Fatal(err)
+		}
+		first := append([]float32(nil), p.Output(0).Data().([]float32)...)
+		if err := p.Run(); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range p.Output(0).Data().([]float32) {
+			if v != first[i] {
+				t.Fatalf("%+v: the second pass's output %d is %v, the first's %v", o, i, v, first[i])
+			}
+		}
+		kept := 0
+		for _, s := range p.Schedule() {
+			if c, ok := s.Node.Op().(*ops.Conv2D); ok && c.ConstWeights {
+				kept++
+			}
+		}
+		if want := o.ConstantWeights && !o.Train; (kept > 0) != want {
+			t.Errorf("%+v: %d convolutions keep their weights' transforms", o, kept)
 		}
 		bn := 0
 		for _, s := range p.Schedule() {

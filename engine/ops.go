@@ -196,6 +196,9 @@ func lowerConv(c *lowering, n *nn.Node) error {
 	if err != nil {
 		return err
 	}
+	if c.p.Opts.ConstantWeights && !c.p.Opts.Train {
+		y.Op().(*ops.Conv2D).ConstWeights = true
+	}
 	if act != nil {
 		// The activation that reads only this convolution is computed by it; its output is this one.
 		c.vals[c.fusedAct[n.Name].Outputs[0]] = y
