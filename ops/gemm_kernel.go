@@ -13,9 +13,12 @@ func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	}
 	switch a := any(a).(type) {
 	case []float32:
-		if !transB && alpha == 1 && (beta == 0 || beta == 1) &&
-			microGemm(transA, m, n, k, a, lda, any(b).([]float32), ldb, beta == 1, any(c).([]float32), ldc) {
-			return
+		if beta == 0 || beta == 1 {
+			b, c := any(b).([]float32), any(c).([]float32)
+			if alpha == 1 && !transB && microGemm(transA, m, n, k, a, lda, b, ldb, beta == 1, c, ldc) ||
+				transB && !transA && dotGemm(m, n, k, float32(alpha), a, lda, b, ldb, beta == 1, c, ldc) {
+				return
+			}
 		}
 		blas.Sgemm(transA, transB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
 	case []float64:
