@@ -79,27 +79,30 @@
 	VXORPS Z14, Z14, Z14 \
 	VXORPS Z15, Z15, Z15
 
-// STORE writes row r of C at (DI) (adding what is there when R8 is not zero) and advances DI by
-// SI bytes.
-#define STORE(LO, HI) \
+// STORE writes row r of C at (DI) (adding what is there when R8 is not zero), advances DI by
+// SI bytes and jumps to DONE after the last of CX rows.
+#define STORE(LO, HI, DONE) \
 	TESTQ R8, R8 \
 	JZ    3(PC) \
 	VADDPS.Z (DI), LO, K1, LO \
 	VADDPS.Z 64(DI), HI, K2, HI \
 	VMOVUPS LO, K1, (DI) \
 	VMOVUPS HI, K2, 64(DI) \
-	ADDQ SI, DI
+	ADDQ SI, DI \
+	DECQ CX \
+	JZ   DONE
 
-#define STORE16 \
-	STORE(Z0, Z1) \
-	STORE(Z2, Z3) \
-	STORE(Z4, Z5) \
-	STORE(Z6, Z7) \
-	STORE(Z8, Z9) \
-	STORE(Z10, Z11) \
-	STORE(Z12, Z13) \
-	STORE(Z14, Z15) \
-	VZEROUPPER
+// STORE16 writes the first rows (1–8) rows of the block to C.
+#define STORE16(DONE) \
+	MOVQ rows+80(FP), CX \
+	STORE(Z0, Z1, DONE) \
+	STORE(Z2, Z3, DONE) \
+	STORE(Z4, Z5, DONE) \
+	STORE(Z6, Z7, DONE) \
+	STORE(Z8, Z9, DONE) \
+	STORE(Z10, Z11, DONE) \
+	STORE(Z12, Z13, DONE) \
+	STORE(Z14, Z15, DONE)
 
 // ARGS loads the arguments of both kernels, sets K1, K2 to the first cols (1–32) columns and
 // R13 to the prefetch distance in bytes.
@@ -125,8 +128,8 @@
 	MOVQ pf+72(FP), R13 \
 	IMULQ DX, R13
 
-// func microKernelRows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cols int, acc bool, pf int)
-TEXT ·microKernelRows(SB), NOSPLIT, $0-80
+// func microKernelRows(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cols int, acc bool, pf int, rows int)
+TEXT ·microKernelRows(SB), NOSPLIT, $0-88
 	ARGS
 	LEAQ (AX)(R9*2), R10
 	ADDQ R9, R10
@@ -158,11 +161,14 @@ rtail:
 	JMP  rtail
 
 rstore:
-	STORE16
+	STORE16(rdone)
+
+rdone:
+	VZEROUPPER
 	RET
 
-// func microKernelCols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cols int, acc bool, pf int)
-TEXT ·microKernelCols(SB), NOSPLIT, $0-80
+// func microKernelCols(k int, a *float32, lda int, b *float32, ldb int, c *float32, ldc int, cols int, acc bool, pf int, rows int)
+TEXT ·microKernelCols(SB), NOSPLIT, $0-88
 	ARGS
 	ZERO16
 
@@ -184,5 +190,8 @@ ctail:
 	JMP  ctail
 
 cstore:
-	STORE16
+	STORE16(cdone)
+
+cdone:
+	VZEROUPPER
 	RET
