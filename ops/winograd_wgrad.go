@@ -24,8 +24,11 @@ package ops
 // multiplies on even output sides but its M×C GEMMs run slower with few tiles, and each tile
 // costs transforms (memory-bound) on every input and output channel; it wins 1.2–3× from 7×7
 // (batch 8) up and loses on 4×4 and smaller sides at batch 8 and 2×2, 1×1 at batch 32.
+// Thin layers (fewer than thinChannels outputs, as in the MNIST CNN) keep im2col: their im2col
+// runs at memory speed, outside the model's fit, and Winograd's transforms of every tile cost
+// more than their few GEMMs save (MNIST CNN's 4→8-channel layer: 0.81–1.14 ms against 0.46).
 func winogradWeightEligible(g *ConvGeom) bool {
-	if !winogradSupported(g) {
+	if !winogradSupported(g) || g.mg() < thinChannels {
 		return false
 	}
 	c, m := float64(g.C), float64(g.M)
