@@ -5,34 +5,33 @@
 // (lanes i and i+8, then i and i+4, then neighbours, then pairs) and the 24 sums stored in row
 // order.
 
-// ROW multiplies A's row (at ADDR) by B's three rows (Z24–Z26) into ACC0–ACC2.
+// ROW multiplies A's row (at ADDR, under the mask K1, zero elsewhere) by B's three rows
+// (Z24–Z26) into ACC0–ACC2.
 #define ROW(ADDR, ACC0, ACC1, ACC2) \
-	VMOVUPS ADDR, Z27 \
-	VFMADD231PS Z24, Z27, ACC0 \
-	VFMADD231PS Z25, Z27, ACC1 \
-	VFMADD231PS Z26, Z27, ACC2
-
-// MROW is ROW with A's row loaded under K1 (zero elsewhere).
-#define MROW(ADDR, ACC0, ACC1, ACC2) \
 	VMOVUPS.Z ADDR, K1, Z27 \
 	VFMADD231PS Z24, Z27, ACC0 \
 	VFMADD231PS Z25, Z27, ACC1 \
 	VFMADD231PS Z26, Z27, ACC2
 
-// HALVE folds the 16 lanes of Z into the 4 lanes of X (lane i + lane i+8, then + lane i+4).
-#define HALVE(Z, Y, X) \
+// HALVE folds the 16 lanes of Z (Y its lower half) into the 4 lanes of XD (YD its wider
+// register): lane i + lane i+8, then + lane i+4.
+#define HALVE(Z, Y, YD, XD) \
 	VEXTRACTF64X4 $1, Z, Y28 \
-	VADDPS Y28, Y, Y \
-	VEXTRACTF32X4 $1, Y, X28 \
-	VADDPS X28, X, X
+	VADDPS Y28, Y, YD \
+	VEXTRACTF32X4 $1, YD, X28 \
+	VADDPS X28, XD, XD
 
-// SUM4 stores the sums of four HALVEd accumulators A–D at off(DI); VHADDPS has no EVEX form,
-// so they must be X0–X15 (A and C are overwritten).
-#define SUM4(A, B, C, D, off) \
-	VHADDPS B, A, A \
-	VHADDPS D, C, C \
-	VHADDPS C, A, A \
-	VMOVUPS A, off(DI)
+// SUM4 stores the sums of the accumulators A–D at off(DI), folded into X0–X3 (VHADDPS has no
+// EVEX form for X16 and up); the groups are summed in order, so X0–X3 are free by then.
+#define SUM4(ZA, YA, ZB, YB, ZC, YC, ZD, YD, off) \
+	HALVE(ZA, YA, Y0, X0) \
+	HALVE(ZB, YB, Y1, X1) \
+	HALVE(ZC, YC, Y2, X2) \
+	HALVE(ZD, YD, Y3, X3) \
+	VHADDPS X1, X0, X0 \
+	VHADDPS X3, X2, X2 \
+	VHADDPS X2, X0, X0 \
+	VMOVUPS X0, off(DI)
 
 // func dotKernel(k int, a *float32, lda int, b *float32, ldb int, out *[24]float32)
 TEXT ·dotKernel(SB), NOSPLIT, $0-48
@@ -73,12 +72,26 @@ TEXT ·dotKernel(SB), NOSPLIT, $0-48
 	VXORPS Z22, Z22, Z22
 	VXORPS Z23, Z23, Z23
 
+	MOVQ  $0xffff, R12
+	KMOVW R12, K1
+
 loop16:
 	CMPQ CX, $16
-	JLT  tail
-	VMOVUPS (BX), Z24
-	VMOVUPS (BX)(DX*1), Z25
-	VMOVUPS (BX)(DX*2), Z26
+	JGE  step
+	TESTQ CX, CX
+	JZ    reduce
+	// The last 1–15 k: the same step with the first CX lanes (masked loads read nothing past
+	// them).
+	MOVQ  $1, R12
+	SHLXQ CX, R12, R12
+	DECQ  R12
+	KMOVW R12, K1
+	MOVQ  $16, CX
+
+step:
+	VMOVUPS.Z (BX), K1, Z24
+	VMOVUPS.Z (BX)(DX*1), K1, Z25
+	VMOVUPS.Z (BX)(DX*2), K1, Z26
 	ROW((AX), Z0, Z1, Z2)
 	ROW((AX)(R9*1), Z3, Z4, Z5)
 	ROW((AX)(R9*2), Z6, Z7, Z8)
@@ -94,63 +107,12 @@ loop16:
 	SUBQ $16, CX
 	JMP  loop16
 
-tail:
-	TESTQ CX, CX
-	JZ    reduce
-	MOVQ  $1, R12
-	SHLXQ CX, R12, R12
-	DECQ  R12
-	KMOVW R12, K1
-	VMOVUPS.Z (BX), K1, Z24
-	VMOVUPS.Z (BX)(DX*1), K1, Z25
-	VMOVUPS.Z (BX)(DX*2), K1, Z26
-	MROW((AX), Z0, Z1, Z2)
-	MROW((AX)(R9*1), Z3, Z4, Z5)
-	MROW((AX)(R9*2), Z6, Z7, Z8)
-	MROW((R10), Z9, Z10, Z11)
-	MROW((AX)(R9*4), Z12, Z13, Z14)
-	MROW((R10)(R9*2), Z15, Z16, Z17)
-	MROW((R11), Z18, Z19, Z20)
-	MROW((R11)(R9*1), Z21, Z22, Z23)
-
 reduce:
-	HALVE(Z0, Y0, X0)
-	HALVE(Z1, Y1, X1)
-	HALVE(Z2, Y2, X2)
-	HALVE(Z3, Y3, X3)
-	SUM4(X0, X1, X2, X3, 0)
-	HALVE(Z4, Y4, X4)
-	HALVE(Z5, Y5, X5)
-	HALVE(Z6, Y6, X6)
-	HALVE(Z7, Y7, X7)
-	SUM4(X4, X5, X6, X7, 16)
-	HALVE(Z8, Y8, X8)
-	HALVE(Z9, Y9, X9)
-	HALVE(Z10, Y10, X10)
-	HALVE(Z11, Y11, X11)
-	SUM4(X8, X9, X10, X11, 32)
-	HALVE(Z12, Y12, X12)
-	HALVE(Z13, Y13, X13)
-	HALVE(Z14, Y14, X14)
-	HALVE(Z15, Y15, X15)
-	SUM4(X12, X13, X14, X15, 48)
-	HALVE(Z16, Y16, X16)
-	HALVE(Z17, Y17, X17)
-	HALVE(Z18, Y18, X18)
-	HALVE(Z19, Y19, X19)
-	VMOVAPS X16, X0
-	VMOVAPS X17, X1
-	VMOVAPS X18, X2
-	VMOVAPS X19, X3
-	SUM4(X0, X1, X2, X3, 64)
-	HALVE(Z20, Y20, X20)
-	HALVE(Z21, Y21, X21)
-	HALVE(Z22, Y22, X22)
-	HALVE(Z23, Y23, X23)
-	VMOVAPS X20, X4
-	VMOVAPS X21, X5
-	VMOVAPS X22, X6
-	VMOVAPS X23, X7
-	SUM4(X4, X5, X6, X7, 80)
+	SUM4(Z0, Y0, Z1, Y1, Z2, Y2, Z3, Y3, 0)
+	SUM4(Z4, Y4, Z5, Y5, Z6, Y6, Z7, Y7, 16)
+	SUM4(Z8, Y8, Z9, Y9, Z10, Y10, Z11, Y11, 32)
+	SUM4(Z12, Y12, Z13, Y13, Z14, Y14, Z15, Y15, 48)
+	SUM4(Z16, Y16, Z17, Y17, Z18, Y18, Z19, Y19, 64)
+	SUM4(Z20, Y20, Z21, Y21, Z22, Y22, Z23, Y23, 80)
 	VZEROUPPER
 	RET

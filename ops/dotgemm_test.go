@@ -1,11 +1,9 @@
 package ops
 
 import (
-	"math"
+	"fmt"
 	"math/rand"
 	"testing"
-
-	"tlkit/blas"
 )
 
 // TestDotGemm checks dotGemm against a float64 product over shapes with overlapping last row
@@ -36,29 +34,8 @@ func TestDotGemm(t *testing.T) {
 			if !dotGemm(m, n, k, alpha, a, lda, b, ldb, acc, c, ldc) {
 				t.Fatalf("%v: dotGemm declined", s)
 			}
-			for i := 0; i < m; i++ {
-				for j := 0; j < ldc; j++ {
-					got := float64(c[i*ldc+j])
-					if j >= n {
-						if got != float64(c0[i*ldc+j]) {
-							t.Fatalf("%v: C[%d][%d] past the block changed", s, i, j)
-						}
-						continue
-					}
-					var want, mag float64
-					if acc {
-						want = float64(c0[i*ldc+j])
-					}
-					for p := 0; p < k; p++ {
-						v := float64(alpha) * float64(a[i*lda+p]) * float64(b[j*ldb+p])
-						want += v
-						mag += math.Abs(v)
-					}
-					if math.Abs(got-want) > 1e-6*(mag+1) {
-						t.Fatalf("%v acc=%v: C[%d][%d] = %v, want %v", s, acc, i, j, got, want)
-					}
-				}
-			}
+			checkProduct(t, fmt.Sprintf("%v acc=%v", s, acc), m, n, k, alpha,
+				func(i, p int) float32 { return a[i*lda+p] }, func(p, j int) float32 { return b[j*ldb+p] }, acc, c0, c, ldc)
 		}
 	}
 }
@@ -69,28 +46,6 @@ func TestDotGemm(t *testing.T) {
 // gradients at batch 8, 224×224 (a stride-2 3×3 layer over one image, a 1×1 shortcut, a strip of
 // the 7×7 stem).
 func BenchmarkDotGemm(b *testing.B) {
-	rng := rand.New(rand.NewSource(1))
-	for _, s := range []struct {
-		name    string
-		m, n, k int
-	}{{"cnn-conv2", 8, 36, 4992}, {"cnn-fc1", 128, 48, 4608}, {"resnet-3x3s2", 128, 576, 784}, {"resnet-1x1s2", 128, 64, 784}, {"resnet-stem", 64, 147, 1568}} {
-		a := winoRandSlice[float32](rng, s.m*s.k)
-		bm := winoRandSlice[float32](rng, s.n*s.k)
-		c := make([]float32, s.m*s.n)
-		flops := 2 * float64(s.m*s.n*s.k)
-		for _, impl := range []struct {
-			name string
-			fn   func()
-		}{
-			{"dot", func() { dotGemm(s.m, s.n, s.k, 1, a, s.k, bm, s.k, false, c, s.n) }},
-			{"openblas", func() { blas.Sgemm(false, true, s.m, s.n, s.k, 1, a, s.k, bm, s.k, 0, c, s.n) }},
-		} {
-			b.Run(s.name+"/"+impl.name, func(b *testing.B) {
-				for i := 0; i < b.N; i++ {
-					impl.fn()
-				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
-		}
-	}
+	benchProducts(b, "dot", true, []gemmShape{{"cnn-conv2", 8, 36, 4992}, {"cnn-fc1", 128, 48, 4608}, {"resnet-3x3s2", 128, 576, 784}, {"resnet-1x1s2", 128, 64, 784}, {"resnet-stem", 64, 147, 1568}},
+		func(s gemmShape, a, bm, c []float32) { dotGemm(s.m, s.n, s.k, 1, a, s.k, bm, s.k, false, c, s.n) })
 }

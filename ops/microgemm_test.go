@@ -1,6 +1,7 @@
 package ops
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -37,32 +38,42 @@ func TestMicroGemm(t *testing.T) {
 				if !microGemm(transA, m, n, k, a, lda, b, ldb, acc, c, ldc) {
 					t.Fatalf("%v: microGemm declined", s)
 				}
-				for i := 0; i < m; i++ {
-					for j := 0; j < ldc; j++ {
-						got := float64(c[i*ldc+j])
-						if j >= n {
-							if got != float64(c0[i*ldc+j]) {
-								t.Fatalf("%v transA=%v: C[%d][%d] past the block changed", s, transA, i, j)
-							}
-							continue
-						}
-						var want, mag float64
-						if acc {
-							want = float64(c0[i*ldc+j])
-						}
-						for p := 0; p < k; p++ {
-							av := a[i*lda+p]
-							if transA {
-								av = a[p*lda+i]
-							}
-							want += float64(av) * float64(b[p*ldb+j])
-							mag += math.Abs(float64(av) * float64(b[p*ldb+j]))
-						}
-						if math.Abs(got-want) > 1e-6*(mag+1) {
-							t.Fatalf("%v transA=%v acc=%v: C[%d][%d] = %v, want %v", s, transA, acc, i, j, got, want)
-						}
-					}
+				aAt := func(i, p int) float32 { return a[i*lda+p] }
+				if transA {
+					aAt = func(i, p int) float32 { return a[p*lda+i] }
 				}
+				name := fmt.Sprintf("%v transA=%v acc=%v", s, transA, acc)
+				checkProduct(t, name, m, n, k, 1, aAt, func(p, j int) float32 { return b[p*ldb+j] }, acc, c0, c, ldc)
+			}
+		}
+	}
+}
+
+// checkProduct checks c (m×n in rows of ldc) against alpha·A·B (+ c0 when acc) computed in
+// float64 from the elements aAt(i, p) and bAt(p, j), within float32 rounding of the terms'
+// magnitudes, and that the columns past n kept c0's values.
+func checkProduct(t *testing.T, name string, m, n, k int, alpha float32, aAt, bAt func(int, int) float32, acc bool, c0, c []float32, ldc int) {
+	t.Helper()
+	for i := 0; i < m; i++ {
+		for j := 0; j < ldc; j++ {
+			got := float64(c[i*ldc+j])
+			if j >= n {
+				if got != float64(c0[i*ldc+j]) {
+					t.Fatalf("%s: C[%d][%d] past the block changed", name, i, j)
+				}
+				continue
+			}
+			var want, mag float64
+			if acc {
+				want = float64(c0[i*ldc+j])
+			}
+			for p := 0; p < k; p++ {
+				v := float64(alpha) * float64(aAt(i, p)) * float64(bAt(p, j))
+				want += v
+				mag += math.Abs(v)
+			}
+			if math.Abs(got-want) > 1e-6*(mag+1) {
+				t.Fatalf("%s: C[%d][%d] = %v, want %v", name, i, j, got, want)
 			}
 		}
 	}
@@ -73,30 +84,43 @@ func TestMicroGemm(t *testing.T) {
 // (64×147 by 147×3136 per image), a Winograd block (64 channels, 256 tiles) and a 1×1 stride-2
 // shortcut's product. Report GFLOP/s with -test.benchtime 0.5s; compare medians of several runs.
 func BenchmarkMicroGemm(b *testing.B) {
+	benchProducts(b, "micro", false, []gemmShape{{"stem", 64, 3136, 147}, {"winograd64", 64, 256, 64}, {"winograd256", 256, 256, 256}, {"shortcut", 128, 784, 64}},
+		func(s gemmShape, a, bm, c []float32) { microGemm(false, s.m, s.n, s.k, a, s.k, bm, s.n, false, c, s.n) })
+}
+
+// gemmShape names a product of an m×k by a k×n matrix.
+type gemmShape struct {
+	name    string
+	m, n, k int
+}
+
+// benchProducts times ours (named name) against OpenBLAS on each shape, B transposed when
+// transB, and reports GFLOP/s.
+func benchProducts(b *testing.B, name string, transB bool, shapes []gemmShape, ours func(s gemmShape, a, bm, c []float32)) {
 	rng := rand.New(rand.NewSource(1))
-	for _, s := range []struct {
-		name    string
-		m, n, k int
-	}{{"stem", 64, 3136, 147}, {"winograd64", 64, 256, 64}, {"winograd256", 256, 256, 256}, {"shortcut", 128, 784, 64}} {
+	for _, s := range shapes {
 		a := winoRandSlice[float32](rng, s.m*s.k)
 		bm := winoRandSlice[float32](rng, s.k*s.n)
 		c := make([]float32, s.m*s.n)
-		flops := 2 * float64(s.m*s.n*s.k)
+		ldb := s.n
+		if transB {
+			ldb = s.k
+		}
 		for _, impl := range []struct {
 			name string
 			fn   func()
 		}{
-			{"micro", func() { microGemm(false, s.m, s.n, s.k, a, s.k, bm, s.n, false, c, s.n) }},
-			{"openblas", func() { blas.Sgemm(false, false, s.m, s.n, s.k, 1, a, s.k, bm, s.n, 0, c, s.n) }},
+			{name, func() { ours(s, a, bm, c) }},
+			{"openblas", func() { blas.Sgemm(false, transB, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n) }},
 		} {
 			b.Run(s.name+"/"+impl.name, func(b *testing.B) {
-				if impl.name == "micro" && !microGemmOK() {
-					b.Skip("no AVX-512")
+				if impl.name == name && !microGemmOK() {
+					b.Skip("no AVX-512: only OpenBLAS computes products")
 				}
 				for i := 0; i < b.N; i++ {
 					impl.fn()
 				}
-				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
 	}
