@@ -100,3 +100,41 @@ func dotGemm(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb 
 	}
 	return true
 }
+
+// transGemm computes C = alpha·A·Bᵀ (acc false) or C += alpha·A·Bᵀ (acc true) like dotGemm, by
+// copying alpha·Bᵀ, transNC columns at a time, into a buffer that microGemm reads as its B. For
+// a short k next to m (k ≤ m, m ≥ transMinRows: 1×1 and 2×2 maps' weight gradients, Winograd's
+// 256- and 512-channel ones) the copy costs k/m of the product and microGemm beats dot products
+// (160–180 GFLOP/s against 95–140, whose lane sums each block of k pays), so gemm prefers it
+// there. It reports whether it did (false where microGemm declines).
+func transGemm(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, acc bool, c []float32, ldc int) bool {
+	if !microGemmOK() || m < microMinRows || n < 1 || k < 1 {
+		return false
+	}
+	_ = b[(n-1)*ldb+k-1]
+	bt := getScratch[float32](k * min(n, transNC))
+	defer putScratch(bt)
+	for j0 := 0; j0 < n; j0 += transNC {
+		nb := min(transNC, n-j0)
+		// 16×16 blocks: both the rows read and the rows written stay in L1.
+		for q0 := 0; q0 < nb; q0 += 16 {
+			for p0 := 0; p0 < k; p0 += 16 {
+				p1 := min(p0+16, k)
+				for q := q0; q < min(q0+16, nb); q++ {
+					for p, v := range b[(j0+q)*ldb+p0 : (j0+q)*ldb+p1] {
+						bt[(p0+p)*nb+q] = alpha * v
+					}
+				}
+			}
+		}
+		microGemm(false, m, nb, k, a, lda, bt, nb, acc, c[j0:], ldc)
+	}
+	return true
+}
+
+const (
+	// transNC is how many columns of C transGemm computes per copy of Bᵀ.
+	transNC = 512
+	// transMinRows is the fewest rows of A for which gemm prefers transGemm.
+	transMinRows = 128
+)

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// TestDotGemm checks dotGemm against a float64 product over shapes with overlapping last row
+// TestDotGemm checks dotGemm and transGemm against a float64 product over shapes with overlapping last row
 // and column blocks, several k blocks, masked k tails and accumulation.
 func TestDotGemm(t *testing.T) {
 	saved := microISA
@@ -19,7 +19,7 @@ func TestDotGemm(t *testing.T) {
 		return // no AVX-512 here: the declining above is all there is to check
 	}
 	rng := rand.New(rand.NewSource(1))
-	for _, s := range [][3]int{{8, 3, 64}, {3, 8, 70}, {6, 25, 3000}, {8, 36, 4999}, {13, 7, 100}, {9, 200, 1030}, {128, 48, 4608}, {20, 4, 2100}} {
+	for _, s := range [][3]int{{8, 3, 64}, {3, 8, 70}, {6, 25, 3000}, {8, 36, 4999}, {130, 600, 70}, {13, 7, 100}, {9, 200, 1030}, {128, 48, 4608}, {20, 4, 2100}} {
 		m, n, k := s[0], s[1], s[2]
 		for _, acc := range []bool{false, true} {
 			alpha := float32(1)
@@ -34,8 +34,15 @@ func TestDotGemm(t *testing.T) {
 			if !dotGemm(m, n, k, alpha, a, lda, b, ldb, acc, c, ldc) {
 				t.Fatalf("%v: dotGemm declined", s)
 			}
-			checkProduct(t, fmt.Sprintf("%v acc=%v", s, acc), m, n, k, alpha,
-				func(i, p int) float32 { return a[i*lda+p] }, func(p, j int) float32 { return b[j*ldb+p] }, acc, c0, c, ldc)
+			aAt, bAt := func(i, p int) float32 { return a[i*lda+p] }, func(p, j int) float32 { return b[j*ldb+p] }
+			checkProduct(t, fmt.Sprintf("dot %v acc=%v", s, acc), m, n, k, alpha, aAt, bAt, acc, c0, c, ldc)
+			copy(c, c0)
+			if ok := transGemm(m, n, k, alpha, a, lda, b, ldb, acc, c, ldc); ok != (m >= microMinRows) {
+				t.Fatalf("%v: transGemm computed %v, want %v", s, ok, m >= microMinRows)
+			} else if !ok {
+				continue
+			}
+			checkProduct(t, fmt.Sprintf("trans %v acc=%v", s, acc), m, n, k, alpha, aAt, bAt, acc, c0, c, ldc)
 		}
 	}
 }
@@ -48,4 +55,11 @@ func TestDotGemm(t *testing.T) {
 func BenchmarkDotGemm(b *testing.B) {
 	benchProducts(b, "dot", true, []gemmShape{{"cnn-conv2", 8, 36, 4992}, {"cnn-fc1", 128, 48, 4608}, {"resnet-3x3s2", 128, 576, 784}, {"resnet-1x1s2", 128, 64, 784}, {"resnet-stem", 64, 147, 1568}},
 		func(s gemmShape, a, bm, c []float32) { dotGemm(s.m, s.n, s.k, 1, a, s.k, bm, s.k, false, c, s.n) })
+}
+
+// BenchmarkTransGemm times transGemm against OpenBLAS on short-k weight gradients: ResNet-34's
+// 1×1 and 2×2 maps at batch 32 (k = 32 and 128 pixels) and a Winograd block of 512 channels.
+func BenchmarkTransGemm(b *testing.B) {
+	benchProducts(b, "trans", true, []gemmShape{{"1x1x512", 512, 4608, 32}, {"2x2x256", 256, 2304, 128}, {"winograd512", 512, 512, 256}},
+		func(s gemmShape, a, bm, c []float32) { transGemm(s.m, s.n, s.k, 1, a, s.k, bm, s.k, false, c, s.n) })
 }

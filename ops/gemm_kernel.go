@@ -15,9 +15,17 @@ func gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	case []float32:
 		if beta == 0 || beta == 1 {
 			b, c := any(b).([]float32), any(c).([]float32)
-			if alpha == 1 && !transB && microGemm(transA, m, n, k, a, lda, b, ldb, beta == 1, c, ldc) ||
-				transB && !transA && dotGemm(m, n, k, float32(alpha), a, lda, b, ldb, beta == 1, c, ldc) {
-				return
+			al, acc := float32(alpha), beta == 1
+			switch {
+			case !transB:
+				if alpha == 1 && microGemm(transA, m, n, k, a, lda, b, ldb, acc, c, ldc) {
+					return
+				}
+			case !transA:
+				if k <= m && m >= transMinRows && transGemm(m, n, k, al, a, lda, b, ldb, acc, c, ldc) ||
+					dotGemm(m, n, k, al, a, lda, b, ldb, acc, c, ldc) {
+					return
+				}
 			}
 		}
 		blas.Sgemm(transA, transB, m, n, k, float32(alpha), a, lda, any(b).([]float32), ldb, float32(beta), any(c).([]float32), ldc)
