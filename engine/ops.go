@@ -14,7 +14,7 @@ import (
 func init() {
 	register(lowerConv, "Conv")
 	register(lowerGemm, "Gemm")
-	register(lowerUnary, "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish")
+	register(lowerUnary, "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus", "Softsign")
 	register(lowerPool, "MaxPool", "AveragePool")
 	register(lowerGlobalAvgPool, "GlobalAveragePool")
 	register(lowerBatchNorm, "BatchNormalization")
@@ -243,7 +243,8 @@ func lowerGemm(c *lowering, n *nn.Node) error {
 }
 
 var unaryKinds = map[string]ops.UnaryKind{"Relu": ops.Relu, "LeakyRelu": ops.LeakyRelu, "Sigmoid": ops.Sigmoid, "Tanh": ops.Tanh,
-	"Clip": ops.Clip, "HardSigmoid": ops.HardSigmoid, "HardSwish": ops.HardSwish}
+	"Clip": ops.Clip, "HardSigmoid": ops.HardSigmoid, "HardSwish": ops.HardSwish, "Elu": ops.Elu, "Selu": ops.Selu,
+	"Softplus": ops.Softplus, "Softsign": ops.Softsign}
 
 func lowerUnary(c *lowering, n *nn.Node) error {
 	if c.fused[n.Name] {
@@ -256,12 +257,26 @@ func lowerUnary(c *lowering, n *nn.Node) error {
 	kind := unaryKinds[n.Op]
 	p := ops.UnaryParams{Min: math.Inf(-1), Max: math.Inf(1)}
 	switch kind {
-	case ops.LeakyRelu:
-		a, err := n.FloatAttr("alpha", 0.01)
+	case ops.LeakyRelu, ops.Elu:
+		def := float32(0.01)
+		if kind == ops.Elu {
+			def = 1
+		}
+		a, err := n.FloatAttr("alpha", def)
 		if err != nil {
 			return err
 		}
 		p.Alpha = float64(a)
+	case ops.Selu:
+		a, err := n.FloatAttr("alpha", 1.67326319217681884765625)
+		if err != nil {
+			return err
+		}
+		g, err := n.FloatAttr("gamma", 1.05070102214813232421875)
+		if err != nil {
+			return err
+		}
+		p.Alpha, p.Beta = float64(a), float64(g)
 	case ops.HardSigmoid:
 		a, err := n.FloatAttr("alpha", 0.2)
 		if err != nil {

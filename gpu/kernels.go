@@ -35,7 +35,8 @@ var kernelSpecs = map[string]string{
 	"tl_adam":         "ppppifffffffi",
 }
 
-// Unary kinds, equal to ops.UnaryKind values (checked by a test).
+// Unary kinds, equal to ops.UnaryKind values (checked by a test). The later kinds (Elu, Selu,
+// Softplus, Softsign) have no CUDA kernel yet: the plan refuses them by name.
 const (
 	kRelu = iota
 	kLeakyRelu

@@ -358,8 +358,14 @@ func (pl *plan) step(i int, s engine.Step) (*dstep, error) {
 		st.op = opReduce
 		st.meta = reduceMeta(xs, os)
 	case *ops.Unary:
+		if op.Kind > kHardSwish {
+			return nil, &unsupportedOp{op.Kind.String() + " (no CUDA kernel yet)"}
+		}
 		st.op = opUnary
 	case *ops.UnaryGrad:
+		if op.Fwd.Kind > kHardSwish {
+			return nil, &unsupportedOp{op.Fwd.Kind.String() + " gradient (no CUDA kernel yet)"}
+		}
 		st.op = opUnaryGrad
 	case *ops.MaxPool:
 		st.op = opMaxPool

@@ -460,6 +460,7 @@ func TestUnsupportedOps(t *testing.T) {
 	b := nn.NewBuilder("odd", 1, 2, 4, 4)
 	x := b.Op("Transpose", map[string]nn.Attr{"perm": nn.Ints(0, 1, 3, 2)}, b.Input())
 	x = b.Op("Pad", nil, x, b.Const("pads", []int{8}, []int64{0, 0, 1, 1, 0, 0, 1, 1}, nil))
+	x = b.Op("Elu", nil, x)
 	x = b.Flatten(x)
 	x = b.Linear(x, "fc", 2*6*6, 3)
 	m, err := b.Finish(x)
@@ -481,7 +482,7 @@ func TestUnsupportedOps(t *testing.T) {
 	}
 	sort.Strings(keys)
 	msg := err.Error()
-	for _, want := range []string{"*ops.Transpose", "*ops.Pad", "#"} {
+	for _, want := range []string{"*ops.Transpose", "*ops.Pad", "Elu (no CUDA kernel yet)", "#"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("message lacks %s:\n%s", want, msg)
 		}

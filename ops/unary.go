@@ -19,14 +19,22 @@ const (
 	Clip
 	HardSigmoid
 	HardSwish
+	Elu
+	Selu
+	Softplus
+	Softsign
 )
 
-var unaryNames = [...]string{"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish"}
+var unaryNames = [...]string{"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus", "Softsign"}
 
 func (k UnaryKind) String() string { return unaryNames[k] }
 
-// UnaryParams holds the constants of the parametrised activations: LeakyRelu's alpha,
-// Clip's Min/Max, HardSigmoid's Alpha/Beta (ONNX defaults 0.01; -Inf/+Inf; 0.2/0.5).
+// UnaryParams holds the constants of the parametrised activations: LeakyRelu's and Elu's
+// Alpha, Clip's Min/Max, HardSigmoid's Alpha/Beta, Selu's Alpha and gamma (in Beta). ONNX's
+// defaults: 0.01, 1; -Inf/+Inf; 0.2/0.5; 1.67326319…/1.05070102… (float32 roundings of
+// PyTorch's SELU constants, which PyTorch keeps in double: results differ by ~1e-8 relative).
+// Softplus is ONNX's log(1+exp(x)), without PyTorch's threshold (x above 20 returned as is),
+// which changes nothing in float32.
 type UnaryParams struct {
 	Alpha, Beta float64
 	Min, Max    float64
@@ -69,6 +77,23 @@ func (p UnaryParams) f(k UnaryKind, x float64) float64 {
 		return math.Max(0, math.Min(1, p.Alpha*x+p.Beta))
 	case HardSwish:
 		return x * math.Max(0, math.Min(1, x/6+0.5))
+	case Elu:
+		if x > 0 {
+			return x
+		}
+		return p.Alpha * math.Expm1(x)
+	case Selu:
+		if x > 0 {
+			return p.Beta * x
+		}
+		return p.Beta * p.Alpha * math.Expm1(x)
+	case Softplus:
+		if x > 0 {
+			return x + math.Log1p(math.Exp(-x))
+		}
+		return math.Log1p(math.Exp(x))
+	case Softsign:
+		return x / (1 + math.Abs(x))
 	}
 	panic(fmt.Sprintf("ops: unknown activation %d", k))
 }
@@ -110,6 +135,21 @@ func (p UnaryParams) df(k UnaryKind, x float64) float64 {
 			return 1
 		}
 		return x/3 + 0.5
+	case Elu:
+		if x > 0 {
+			return 1
+		}
+		return p.Alpha * math.Exp(x)
+	case Selu:
+		if x > 0 {
+			return p.Beta
+		}
+		return p.Beta * p.Alpha * math.Exp(x)
+	case Softplus:
+		return p.f(Sigmoid, x)
+	case Softsign:
+		d := 1 + math.Abs(x)
+		return 1 / (d * d)
 	}
 	panic(fmt.Sprintf("ops: unknown activation %d", k))
 }

@@ -642,6 +642,20 @@ def activation_cases():
     unary("hardswish", "HardSwish", {}, Rand("hardswish").away(-5.0, 5.0, shape, [-3.0, 3.0]), F.hardswish, opset=14,
           note="Y = X * max(0, min(1, X/6 + 0.5)) (opset 14)")
 
+    unary("elu_default_alpha", "Elu", {}, Rand("elu_default").signed(0.01, 3.0, *shape), F.elu,
+          note="alpha omitted: ONNX default 1.0")
+    a = f32(0.5)
+    unary("elu_alpha0.5", "Elu", {"alpha": a}, Rand("elu0.5").signed(0.01, 3.0, *shape), lambda x, a=a: F.elu(x, a))
+    # ONNX's SELU constants are float32 attributes; PyTorch's F.selu keeps them in double, so the
+    # reference uses the float32 values themselves.
+    sa, sg = f32(1.6732632423543772), f32(1.0507009873554805)
+    unary("selu_default_attrs", "Selu", {}, Rand("selu_default").signed(0.01, 3.0, *shape),
+          lambda x: sg * torch.where(x > 0, x, sa * torch.expm1(x)),
+          note="alpha/gamma omitted: ONNX defaults as float32 (%r, %r)" % (sa, sg))
+    unary("softplus", "Softplus", {}, Rand("softplus").normal(*shape, scale=3.0), F.softplus,
+          note="log(1 + exp(x)); PyTorch's threshold (20) is never reached by these inputs")
+    unary("softsign", "Softsign", {}, Rand("softsign").normal(*shape, scale=2.0), F.softsign)
+
     r = Rand("dropout_inference_default")
     cases.append(op_case("dropout_inference_default", "Dropout", {}, [In("data", r.normal(*shape)), absent(), absent()],
                          lambda x, ratio=None, tm=None: x * 1.0,
