@@ -219,3 +219,19 @@ func TestOnlyTlkitOpsRun(t *testing.T) {
 		}
 	}
 }
+
+// TestGradReduce: ReduceMean over the spatial axes without keepdims (a ShuffleNetV2-style
+// head) and ReduceSum over channels with keepdims, checked against finite differences.
+func TestGradReduce(t *testing.T) {
+	b := nn.NewBuilder("reduce", 5, 2, 5, 5)
+	x := b.Conv(b.Input(), "conv", 2, 4, 3, nn.ConvOpts{Pad: 1, Bias: true}) // N,4,5,5
+	s := b.Op("ReduceSum", map[string]nn.Attr{"keepdims": nn.Int(1)}, x, b.Const("axes", []int{1}, []int64{1}, nil))
+	x = b.Op("Mul", nil, x, b.Op("Tanh", nil, s)) // N,4,5,5
+	m := b.Op("ReduceMean", map[string]nn.Attr{"axes": nn.Ints(2, -1), "keepdims": nn.Int(0)}, x)
+	out := b.Linear(m, "fc", 4, 3)
+	model, err := b.Finish(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gradCheck(t, model, 3, []int{2, 5, 5}, 3, Options{})
+}

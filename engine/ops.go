@@ -26,6 +26,7 @@ func init() {
 	register(lowerSqueeze, "Squeeze", "Unsqueeze")
 	register(lowerGlobalMaxPool, "GlobalMaxPool")
 	register(lowerCrossEntropy, "SoftmaxCrossEntropyLoss")
+	register(lowerReduce, "ReduceMean", "ReduceSum")
 }
 
 func lowerGlobalMaxPool(c *lowering, n *nn.Node) error {
@@ -781,4 +782,76 @@ func foldIntArith(c *lowering, n *nn.Node, a, b *nn.Tensor) error {
 		out.Ints = append(out.Ints, r)
 	}
 	return c.setConst(n, out)
+}
+
+// lowerReduce lowers ReduceMean and ReduceSum: a sum over the axes (times 1/count for the
+// mean), then a reshape that drops them unless keepdims. The axes are an attribute, or from
+// opset 13 (ReduceSum) and 18 (ReduceMean) an optional constant input; without axes every axis
+// is reduced, or with noop_with_empty_axes none.
+func lowerReduce(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	xs := x.Shape()
+	axes, err := n.IntsAttr("axes", nil)
+	if err != nil {
+		return err
+	}
+	if axes == nil {
+		if axes, err = c.ints(n, 1); err != nil {
+			return err
+		}
+	}
+	keep, err := n.IntAttr("keepdims", 1)
+	if err != nil {
+		return err
+	}
+	noop, err := n.IntAttr("noop_with_empty_axes", 0)
+	if err != nil {
+		return err
+	}
+	if len(axes) == 0 {
+		if noop != 0 {
+			return c.out(n, x)
+		}
+		for i := range xs {
+			axes = append(axes, int64(i))
+		}
+	}
+	reduced := map[int]bool{}
+	for _, a := range axes {
+		if a < 0 {
+			a += int64(len(xs))
+		}
+		if a < 0 || int(a) >= len(xs) || reduced[int(a)] {
+			return fmt.Errorf("bad axes %v for shape %v", axes, xs)
+		}
+		reduced[int(a)] = true
+	}
+	kept := append(tensor.Shape(nil), xs...) // the reduced axes as 1
+	var dropped []int                        // the shape without them
+	count := 1
+	for i, d := range xs {
+		if reduced[i] {
+			kept[i], count = 1, count*d
+		} else {
+			dropped = append(dropped, d)
+		}
+	}
+	if keep == 0 && len(dropped) == 0 {
+		return notSupported("%s of every axis to a scalar (keepdims=0) is not supported", n.Op)
+	}
+	scale := 1.0
+	if n.Op == "ReduceMean" {
+		scale = 1 / float64(count)
+	}
+	y, err := ops.ReduceTo(x, kept, scale)
+	if err != nil {
+		return err
+	}
+	if keep == 0 {
+		return reshape(c, n, y, dropped)
+	}
+	return c.out(n, y)
 }

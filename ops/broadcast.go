@@ -163,3 +163,32 @@ func (op *ReduceToOp) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 	return nil
 }
 func (op *ReduceToOp) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
+
+func (op *ReduceToOp) DiffWRT(int) []bool { return []bool{true} }
+
+// SymDiff broadcasts the gradient back to the input's shape, times the same scale: the gradient
+// of a sum (scale 1, ONNX's ReduceSum) or of a mean (1/count, ReduceMean) in the forward graph.
+func (op *ReduceToOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	dx, err := apply(&BroadcastToOp{base: newBase("BroadcastTo", op.in[0], op.out), scale: op.scale}, grad)
+	if err != nil {
+		return nil, err
+	}
+	return G.Nodes{dx}, nil
+}
+
+// BroadcastToOp sets its output to scale times its input broadcast to the output's shape:
+// ReduceToOp's adjoint, in the gradient of a reduction.
+type BroadcastToOp struct {
+	base
+	scale float64
+}
+
+func (op *BroadcastToOp) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		broadcastInto(data[float32](in[0]), op.in[0], data[float32](out), op.out, float32(op.scale))
+	} else {
+		broadcastInto(data[float64](in[0]), op.in[0], data[float64](out), op.out, op.scale)
+	}
+	return nil
+}
+func (op *BroadcastToOp) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

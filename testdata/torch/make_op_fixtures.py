@@ -1028,6 +1028,31 @@ def write(fname, cases):
     print("%-16s %3d cases %8d bytes" % (fname, len(cases), os.path.getsize(path)))
 
 
+# --------------------------------------------------------------------------------------------
+# reduce.json
+
+def reduce_cases():
+    cases = []
+    r = Rand("reduce_mean_spatial")
+    cases.append(op_case("reduce_mean_spatial_keepdims0", "ReduceMean", {"axes": [2, 3], "keepdims": 0},
+                         [In("data", r.normal(2, 3, 4, 5))], lambda x: x.mean(dim=(2, 3)),
+                         note="ShuffleNetV2's global pooling: mean over H, W (opset 13: axes an attribute)"))
+    r = Rand("reduce_mean_default")
+    cases.append(op_case("reduce_mean_default_axes", "ReduceMean", {},
+                         [In("data", r.normal(2, 3, 4))], lambda x: x.mean().reshape(1, 1, 1),
+                         note="axes omitted: every axis, keepdims default 1"))
+    r = Rand("reduce_sum_channels")
+    cases.append(op_case("reduce_sum_channels_keepdims", "ReduceSum", {"keepdims": 1},
+                         [In("data", r.normal(2, 3, 4, 5)), In("axes", torch.tensor([1]), dtype="int64")],
+                         lambda x, axes: x.sum(dim=1, keepdim=True),
+                         note="opset 13: axes a constant input"))
+    r = Rand("reduce_sum_negative")
+    cases.append(op_case("reduce_sum_negative_axes_keepdims0", "ReduceSum", {"keepdims": 0},
+                         [In("data", r.normal(2, 3, 4)), In("axes", torch.tensor([-1, 0]), dtype="int64")],
+                         lambda x, axes: x.sum(dim=(0, 2))))
+    return cases
+
+
 def main():
     families = [
         ("conv.json", conv_cases),
@@ -1038,6 +1063,7 @@ def main():
         ("binary.json", binary_cases),
         ("gemm.json", gemm_cases),
         ("shape.json", shape_cases),
+        ("reduce.json", reduce_cases),
         ("loss.json", loss_cases),
         ("adam.json", adam_cases),
     ]
