@@ -220,11 +220,13 @@ func TestOnlyTlkitOpsRun(t *testing.T) {
 	}
 }
 
-// TestGradReduce: ReduceMean over the spatial axes without keepdims (a ShuffleNetV2-style
-// head) and ReduceSum over channels with keepdims, checked against finite differences.
+// TestGradReduce: PRelu with a per-channel slope, ReduceMean over the spatial axes without
+// keepdims (a ShuffleNetV2-style head) and ReduceSum over channels with keepdims, checked
+// against finite differences (the slope's gradient included).
 func TestGradReduce(t *testing.T) {
 	b := nn.NewBuilder("reduce", 5, 2, 5, 5)
 	x := b.Conv(b.Input(), "conv", 2, 4, 3, nn.ConvOpts{Pad: 1, Bias: true}) // N,4,5,5
+	x = b.Op("PRelu", nil, x, b.Const("slope", []int{4, 1, 1}, nil, []float32{0.1, -0.2, 0.3, 0.5}))
 	s := b.Op("ReduceSum", map[string]nn.Attr{"keepdims": nn.Int(1)}, x, b.Const("axes", []int{1}, []int64{1}, nil))
 	x = b.Op("Mul", nil, x, b.Op("Tanh", nil, s)) // N,4,5,5
 	m := b.Op("ReduceMean", map[string]nn.Attr{"axes": nn.Ints(2, -1), "keepdims": nn.Int(0)}, x)
@@ -233,5 +235,6 @@ func TestGradReduce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	model.Tensor("slope").Role = nn.Param
 	gradCheck(t, model, 3, []int{2, 5, 5}, 3, Options{})
 }

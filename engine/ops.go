@@ -27,6 +27,7 @@ func init() {
 	register(lowerGlobalMaxPool, "GlobalMaxPool")
 	register(lowerCrossEntropy, "SoftmaxCrossEntropyLoss")
 	register(lowerReduce, "ReduceMean", "ReduceSum")
+	register(lowerPRelu, "PRelu")
 }
 
 func lowerGlobalMaxPool(c *lowering, n *nn.Node) error {
@@ -852,6 +853,27 @@ func lowerReduce(c *lowering, n *nn.Node) error {
 	}
 	if keep == 0 {
 		return reshape(c, n, y, dropped)
+	}
+	return c.out(n, y)
+}
+
+// lowerPRelu lowers PRelu: the slope (a learnable parameter in PyTorch's exports, shape [C,1,1]
+// or [1]) must broadcast to the input's shape.
+func lowerPRelu(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	slope, err := c.in(n, 1)
+	if err != nil {
+		return err
+	}
+	if s, err := ops.BroadcastShape(x.Shape(), slope.Shape()); err != nil || !s.Eq(x.Shape()) {
+		return fmt.Errorf("slope of shape %v does not broadcast to the input's %v", slope.Shape(), x.Shape())
+	}
+	y, err := ops.NewBinary(ops.PRelu, x, slope)
+	if err != nil {
+		return err
 	}
 	return c.out(n, y)
 }

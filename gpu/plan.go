@@ -382,6 +382,9 @@ func (pl *plan) step(i int, s engine.Step) (*dstep, error) {
 	case *ops.Gemm:
 		st.op = opGemm
 	case *ops.Binary:
+		if op.Kind > ops.Div {
+			return nil, &unsupportedOp{op.Kind.String() + " (no CUDA kernel yet)"}
+		}
 		st.op = opBinary
 		in := op.InShapes()
 		out := op.OutShape()
@@ -389,6 +392,9 @@ func (pl *plan) step(i int, s engine.Step) (*dstep, error) {
 			st.meta = broadcastMeta(out, in[0], in[1])
 		}
 	case *ops.BinaryGrad:
+		if op.Fwd.Kind > ops.Div {
+			return nil, &unsupportedOp{op.Fwd.Kind.String() + " gradient (no CUDA kernel yet)"}
+		}
 		st.op = opBinaryGrad
 		f := op.Fwd
 		in := f.InShapes()

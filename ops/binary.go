@@ -15,9 +15,15 @@ const (
 	Sub
 	Mul
 	Div
+	// PRelu is ONNX's PRelu: a where a > 0, b·a elsewhere, the slope b broadcast to a (PyTorch's
+	// nn.PReLU, whose gradient at a = 0 is also taken from the slope side).
+	PRelu
+	// preluDA and preluDB are PRelu's partial derivatives, for its gradient: 1 or b; 0 or a.
+	preluDA
+	preluDB
 )
 
-var binaryNames = [...]string{"Add", "Sub", "Mul", "Div"}
+var binaryNames = [...]string{"Add", "Sub", "Mul", "Div", "PRelu", "PReluDA", "PReluDB"}
 
 func (k BinaryKind) String() string { return binaryNames[k] }
 
@@ -134,8 +140,23 @@ func apply2[T Float](k BinaryKind, a, b T) T {
 		return a - b
 	case Mul:
 		return a * b
+	case Div:
+		return a / b
+	case PRelu:
+		if a > 0 {
+			return a
+		}
+		return b * a
+	case preluDA:
+		if a > 0 {
+			return 1
+		}
+		return b
 	}
-	return a / b
+	if a > 0 { // preluDB
+		return 0
+	}
+	return a
 }
 
 func (op *Binary) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
@@ -172,7 +193,7 @@ func reducedShape(s tensor.Shape) tensor.Shape {
 	return s
 }
 
-// BinaryGrad computes the gradient of Mul or Div with respect to one operand from (a, b, dy):
+// BinaryGrad computes the gradient of Mul, Div or PRelu with respect to one operand from (a, b, dy):
 // the element-wise partial derivative times dy, summed back to the operand's shape.
 type BinaryGrad struct {
 	base
@@ -202,6 +223,15 @@ func binaryBwd[T Float](op *BinaryGrad, a, b, dy, dx []T) {
 	case f.Kind == Mul:
 		other, os = a, f.in[0]
 		binaryFwd(Mul, nil, dy, f.out, other, os, t, f.out)
+	case f.Kind == PRelu:
+		d := preluDA
+		if op.Wrt == 1 {
+			d = preluDB
+		}
+		binaryFwd(d, nil, a, f.in[0], b, f.in[1], t, f.out)
+		for i := range t {
+			t[i] *= dy[i]
+		}
 	case op.Wrt == 0: // d(a/b)/da = 1/b
 		binaryFwd(Div, nil, dy, f.out, b, f.in[1], t, f.out)
 	default: // d(a/b)/db = -a/b²  = -(a/b)/b

@@ -656,6 +656,17 @@ def activation_cases():
           note="log(1 + exp(x)); PyTorch's threshold (20) is never reached by these inputs")
     unary("softsign", "Softsign", {}, Rand("softsign").normal(*shape, scale=2.0), F.softsign)
 
+    # PRelu: nn.PReLU(C) exports its slope as a [C,1,1] initializer; F.prelu's own reference.
+    r = Rand("prelu_channels")
+    x, slope = r.signed(0.01, 2.0, *shape), r.normal(shape[1], 1, 1, scale=0.5)
+    cases.append(op_case("prelu_channels", "PRelu", {}, [In("X", x), In("slope", slope)],
+                         lambda x, s: F.prelu(x, s.reshape(-1)), opset=16,
+                         note="slope [C,1,1], as nn.PReLU(C) exports it; gradient for the slope too"))
+    r = Rand("prelu_scalar")
+    x = r.signed(0.01, 2.0, *shape)
+    cases.append(op_case("prelu_single_slope", "PRelu", {}, [In("X", x), In("slope", torch.tensor([0.25], dtype=torch.float64))],
+                         lambda x, s: F.prelu(x, s), opset=16, note="nn.PReLU()'s single slope, shape [1]"))
+
     r = Rand("dropout_inference_default")
     cases.append(op_case("dropout_inference_default", "Dropout", {}, [In("data", r.normal(*shape)), absent(), absent()],
                          lambda x, ratio=None, tm=None: x * 1.0,
