@@ -524,8 +524,10 @@ func lowerPad(c *lowering, n *nn.Node) error {
 	if err != nil {
 		return err
 	}
-	if mode != "constant" {
-		return notSupported("mode %q is not supported (constant only)", mode)
+	modes := map[string]ops.PadMode{"constant": ops.PadConstant, "reflect": ops.PadReflect, "edge": ops.PadEdge}
+	pm, ok := modes[mode]
+	if !ok {
+		return notSupported("mode %q is not supported (constant, reflect and edge are)", mode)
 	}
 	var pads []int64
 	value := 0.0
@@ -559,7 +561,7 @@ func lowerPad(c *lowering, n *nn.Node) error {
 	if len(pads) != 2*r {
 		return fmt.Errorf("pads %v: want %d values for a %d-D input", pads, 2*r, r)
 	}
-	y, err := ops.NewPad(x, ints(pads[:r]), ints(pads[r:]), value)
+	y, err := ops.NewPadMode(x, ints(pads[:r]), ints(pads[r:]), pm, value)
 	if err != nil {
 		return err
 	}

@@ -151,15 +151,35 @@ func (op *Slice) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return G.Nodes{dx}, err
 }
 
-// Pad surrounds its input with a constant (ONNX Pad, mode "constant", non-negative pads).
+// PadMode is how Pad fills the border: ONNX's "constant", "reflect" or "edge" (PyTorch's
+// F.pad modes "constant", "reflect", "replicate").
+type PadMode int
+
+const (
+	PadConstant PadMode = iota
+	// PadReflect mirrors the input about its first and last elements (which are not repeated):
+	// the pads must be smaller than the axis.
+	PadReflect
+	// PadEdge repeats the first and last elements.
+	PadEdge
+)
+
+// Pad surrounds its input with a constant or with its own reflected or repeated elements
+// (ONNX Pad, non-negative pads).
 type Pad struct {
 	base
 	Begin []int
 	Value float64
+	Mode  PadMode
 }
 
 // NewPad adds x padded by begin/end elements per axis with value to the graph.
 func NewPad(x *G.Node, begin, end []int, value float64) (*G.Node, error) {
+	return NewPadMode(x, begin, end, PadConstant, value)
+}
+
+// NewPadMode is NewPad with a border mode (value is used by PadConstant only).
+func NewPadMode(x *G.Node, begin, end []int, mode PadMode, value float64) (*G.Node, error) {
 	xs := x.Shape()
 	if len(begin) != len(xs) || len(end) != len(xs) {
 		return nil, fmt.Errorf("pad: pads %v/%v for a %d-D tensor", begin, end, len(xs))
@@ -169,9 +189,12 @@ func NewPad(x *G.Node, begin, end []int, value float64) (*G.Node, error) {
 		if begin[i] < 0 || end[i] < 0 {
 			return nil, fmt.Errorf("pad: negative pads %v/%v are not supported", begin, end)
 		}
+		if mode == PadReflect && (begin[i] >= xs[i] || end[i] >= xs[i]) {
+			return nil, fmt.Errorf("pad: reflect pads %v/%v must be smaller than the input's sides %v", begin, end, xs)
+		}
 		out[i] = xs[i] + begin[i] + end[i]
 	}
-	return apply(&Pad{base: newBase(fmt.Sprintf("Pad%v%v", begin, end), out, xs), Begin: append([]int(nil), begin...), Value: value}, x)
+	return apply(&Pad{base: newBase(fmt.Sprintf("Pad%v%v", begin, end), out, xs), Begin: append([]int(nil), begin...), Value: value, Mode: mode}, x)
 }
 
 func (op *Pad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
@@ -184,18 +207,96 @@ func (op *Pad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
 }
 
 func padInto[T Float](op *Pad, x, y []T) {
+	if op.Mode != PadConstant {
+		padMapped(op, func(o, i int) { y[o] = x[i] })
+		return
+	}
 	v := T(op.Value)
 	for i := range y {
 		y[i] = v
 	}
 	boxCopy(y, op.out, op.Begin, x, op.in[0], false)
 }
+
+// padMapped calls fn(o, i) for every output element o of a reflect or edge Pad with the input
+// element i it copies, in increasing o.
+func padMapped(op *Pad, fn func(o, i int)) {
+	xs, ys := op.in[0], op.out
+	nd := len(ys)
+	maps := make([][]int, nd) // per axis: output index → input index
+	for ax := range ys {
+		n, m := xs[ax], make([]int, ys[ax])
+		for o := range m {
+			i := o - op.Begin[ax]
+			switch {
+			case i < 0 && op.Mode == PadReflect:
+				i = -i
+			case i >= n && op.Mode == PadReflect:
+				i = 2*(n-1) - i
+			case i < 0:
+				i = 0
+			case i >= n:
+				i = n - 1
+			}
+			m[o] = i
+		}
+		maps[ax] = m
+	}
+	strides := make([]int, nd) // the input's
+	st := 1
+	for ax := nd - 1; ax >= 0; ax-- {
+		strides[ax] = st
+		st *= xs[ax]
+	}
+	idx := make([]int, nd)
+	for o := 0; o < ys.TotalSize(); o++ {
+		i := 0
+		for ax, k := range idx {
+			i += maps[ax][k] * strides[ax]
+		}
+		fn(o, i)
+		for ax := nd - 1; ax >= 0; ax-- {
+			if idx[ax]++; idx[ax] < ys[ax] {
+				break
+			}
+			idx[ax] = 0
+		}
+	}
+}
+
 func (op *Pad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 func (op *Pad) DiffWRT(int) []bool                { return []bool{true} }
 func (op *Pad) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
+	if op.Mode != PadConstant {
+		dx, err := apply(&PadGrad{base: newBase("PadGrad", op.in[0], op.out), Fwd: op}, grad)
+		return G.Nodes{dx}, err
+	}
 	dx, err := NewSlice(grad, op.Begin, op.in[0])
 	return G.Nodes{dx}, err
 }
+
+// PadGrad is the gradient of a reflect or edge Pad: each output gradient added back to the
+// input element it was copied from.
+type PadGrad struct {
+	base
+	Fwd *Pad
+}
+
+func (op *PadGrad) Exec(out *tensor.Dense, in []*tensor.Dense) error {
+	if isF32(out) {
+		padGradInto(op.Fwd, data[float32](in[0]), data[float32](out))
+	} else {
+		padGradInto(op.Fwd, data[float64](in[0]), data[float64](out))
+	}
+	return nil
+}
+
+func padGradInto[T Float](f *Pad, dy, dx []T) {
+	clear(dx)
+	padMapped(f, func(o, i int) { dx[i] += dy[o] })
+}
+
+func (op *PadGrad) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }
 
 // Concat joins tensors along an axis (ONNX Concat).
 type Concat struct {

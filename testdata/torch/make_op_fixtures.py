@@ -890,6 +890,17 @@ def shape_cases():
     pad("pad_constant_1.5_4d_channels", [2, 2, 3, 4], [0, 1, 0, 1, 0, 0, 1, 0], 1.5, True,
         note="pads the channel axis too; constant_value 1.5")
     pad("pad_constant_0_2d", [3, 4], [1, 0, 0, 2], 0.0, True)
+
+    # reflect and edge (PyTorch's "replicate") pad the spatial axes of a 4-D input.
+    for mode, tmode in (("reflect", "reflect"), ("edge", "replicate")):
+        name = "pad_%s_4d" % mode
+        r = Rand(name)
+        pads = [0, 0, 1, 3, 0, 0, 2, 1]
+        inputs = [In("data", r.normal(2, 3, 4, 5)), In("pads", i64(pads), "int64")]
+        cases.append(op_case(name, "Pad", {"mode": mode}, inputs,
+                             lambda x, p, tm=tmode: F.pad(x, (3, 1, 1, 2), mode=tm),
+                             note="mode %s = F.pad mode %r; H pads 1/2, W pads 3/1; the gradient adds the "
+                                  "copies back" % (mode, tmode)))
     return cases
 
 
