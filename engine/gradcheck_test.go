@@ -136,7 +136,7 @@ func miniResNet(t *testing.T, act string) *nn.Model {
 }
 
 func TestGradMiniResNet(t *testing.T) {
-	for _, act := range []string{"Relu", "Tanh", "Sigmoid", "HardSwish", "LeakyRelu", "Elu", "Selu", "Softplus", "Softsign"} {
+	for _, act := range []string{"Relu", "Tanh", "Sigmoid", "HardSwish", "LeakyRelu", "Elu", "Selu", "Softplus", "Softsign", "Abs"} {
 		t.Run(act+"/train-bn", func(t *testing.T) { gradCheck(t, miniResNet(t, act), 3, []int{3, 9, 9}, 5, Options{}) })
 		t.Run(act+"/frozen-bn", func(t *testing.T) { gradCheck(t, miniResNet(t, act), 3, []int{3, 9, 9}, 5, Options{FreezeBN: true}) })
 	}

@@ -14,7 +14,7 @@ import (
 func init() {
 	register(lowerConv, "Conv")
 	register(lowerGemm, "Gemm")
-	register(lowerUnary, "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus", "Softsign")
+	register(lowerUnary, "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus", "Softsign", "Abs")
 	register(lowerPool, "MaxPool", "AveragePool")
 	register(lowerGlobalAvgPool, "GlobalAveragePool")
 	register(lowerBatchNorm, "BatchNormalization")
@@ -246,7 +246,7 @@ func lowerGemm(c *lowering, n *nn.Node) error {
 
 var unaryKinds = map[string]ops.UnaryKind{"Relu": ops.Relu, "LeakyRelu": ops.LeakyRelu, "Sigmoid": ops.Sigmoid, "Tanh": ops.Tanh,
 	"Clip": ops.Clip, "HardSigmoid": ops.HardSigmoid, "HardSwish": ops.HardSwish, "Elu": ops.Elu, "Selu": ops.Selu,
-	"Softplus": ops.Softplus, "Softsign": ops.Softsign}
+	"Softplus": ops.Softplus, "Softsign": ops.Softsign, "Abs": ops.Abs}
 
 func lowerUnary(c *lowering, n *nn.Node) error {
 	if c.fused[n.Name] {

@@ -36,7 +36,7 @@ var kernelSpecs = map[string]string{
 }
 
 // Unary kinds, equal to ops.UnaryKind values (checked by a test). The later kinds (Elu, Selu,
-// Softplus, Softsign) have no CUDA kernel yet: the plan refuses them by name.
+// Softplus, Softsign, Abs) have no CUDA kernel yet: the plan refuses them by name.
 const (
 	kRelu = iota
 	kLeakyRelu

@@ -1,6 +1,7 @@
 // Package importer turns an ONNX file into a tlkit model (nn.Model) that the engine builds into a
 // trainable gorgonia graph. Every initializer, and every float Constant node, becomes a named
-// tensor under its ONNX name; BatchNormalization statistics become buffers.
+// tensor under its ONNX name: float initializers are parameters unless only settings read them,
+// Constant nodes are constants, BatchNormalization statistics are buffers.
 //
 // Like Go's image/png it has two kinds of error: a *FormatError for input that is not a valid
 // ONNX model (truncated or corrupt bytes, a node reading a value nothing defines, shapes that do
@@ -223,7 +224,9 @@ func Import(om *onnxfile.Model, name string) (*nn.Model, error) {
 				return nil, err
 			}
 			if t != nil {
-				t.Name = on.Outputs[0]
+				// A Constant node is a literal of the exported code (Softsign's 1 in 1+|x|), not
+				// a weight: exporters store weights as initializers. It is not trained.
+				t.Name, t.Role = on.Outputs[0], nn.Const
 				if err := m.AddTensor(t); err != nil {
 					return nil, &FormatError{Msg: fmt.Sprintf("node %q: %v", nodeName, err)}
 				}

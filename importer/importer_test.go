@@ -141,9 +141,10 @@ func checkTraining(t *testing.T, m *nn.Model, g golden, batch int) {
 // tensors of a freshly initialised network stored once and read through Identity nodes, with
 // BatchNormalization kept (resnet_init) or folded (resnet_init_folded: its zero biases), where
 // each reader must get its own parameter, with its own gradient, as in PyTorch; and the pads of
-// nn.ZeroPad2d and F.pad computed by a Slice of step -1 (pad).
+// nn.ZeroPad2d and F.pad computed by a Slice of step -1 (pad); PReLU, reflect and edge padding,
+// ELU, Softplus, SELU, Softsign and a spatial mean (actnet).
 func TestPyTorchExports(t *testing.T) {
-	for name, batch := range map[string]int{"mlp": 5, "cnn": 5, "lenet5": 5, "resnet_init": 4, "resnet_init_folded": 4, "pad": 2} {
+	for name, batch := range map[string]int{"mlp": 5, "cnn": 5, "lenet5": 5, "resnet_init": 4, "resnet_init_folded": 4, "pad": 2, "actnet": 3} {
 		t.Run(name, func(t *testing.T) {
 			m, err := ReadFile("../testdata/onnx/" + name + ".onnx")
 			if err != nil {

@@ -23,9 +23,10 @@ const (
 	Selu
 	Softplus
 	Softsign
+	Abs
 )
 
-var unaryNames = [...]string{"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus", "Softsign"}
+var unaryNames = [...]string{"Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu", "Selu", "Softplus", "Softsign", "Abs"}
 
 func (k UnaryKind) String() string { return unaryNames[k] }
 
@@ -94,6 +95,8 @@ func (p UnaryParams) f(k UnaryKind, x float64) float64 {
 		return math.Log1p(math.Exp(x))
 	case Softsign:
 		return x / (1 + math.Abs(x))
+	case Abs:
+		return math.Abs(x)
 	}
 	panic(fmt.Sprintf("ops: unknown activation %d", k))
 }
@@ -150,6 +153,14 @@ func (p UnaryParams) df(k UnaryKind, x float64) float64 {
 	case Softsign:
 		d := 1 + math.Abs(x)
 		return 1 / (d * d)
+	case Abs: // PyTorch's sign(x): 0 at 0
+		switch {
+		case x > 0:
+			return 1
+		case x < 0:
+			return -1
+		}
+		return 0
 	}
 	panic(fmt.Sprintf("ops: unknown activation %d", k))
 }

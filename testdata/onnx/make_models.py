@@ -3,6 +3,10 @@
 
     /usr/bin/python3 testdata/onnx/make_models.py
 
+(The .onnx files are reproduced byte for byte; the golden values of the .npz files differ in their
+last bits between CPUs, as PyTorch's kernels sum in other orders: keep the committed ones when only
+such bits change.)
+
 For each model NAME it writes NAME.onnx and NAME.npz with the golden values PyTorch computed:
   x (input batch, float32), y (labels, int64), logits (eval mode, float32),
   loss (mean cross-entropy of logits against y, train mode for the BatchNorm model),
@@ -22,6 +26,9 @@ Models:
                          x, logits and params (the folded network's weights and biases)
   pad                    nn.ZeroPad2d and F.pad (constant values) between convolutions: PyTorch
                          computes the pads with a Slice of step -1 that an importer must fold
+  actnet                 the less common layers of CNNs after convolutions: nn.PReLU (a learnable
+                         [C,1,1] slope), nn.ReflectionPad2d, nn.ELU, nn.ReplicationPad2d (Pad edge),
+                         nn.Softplus, nn.SELU, nn.Softsign and a mean over H and W (ReduceMean)
 """
 import os
 
@@ -58,6 +65,23 @@ class PadNet(nn.Module):
         x = F.pad(x, (2, 1, 1, 0), value=0.5)
         x = F.pad(self.conv2(x), (1, 1, 1, 1))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class ActNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3)
+        self.prelu = nn.PReLU(4, init=0.2)
+        self.conv2 = nn.Conv2d(4, 6, 3)
+        self.conv3 = nn.Conv2d(6, 6, 3)
+        self.fc1 = nn.Linear(6, 8)
+        self.fc2 = nn.Linear(8, 5)
+
+    def forward(self, x):
+        x = nn.functional.pad(self.prelu(self.conv1(x)), (1, 1, 1, 1), mode="reflect")
+        x = nn.functional.pad(F.elu(self.conv2(x), 0.5), (1, 0, 0, 1), mode="replicate")
+        x = F.softplus(self.conv3(x)).mean(dim=(2, 3))
+        return self.fc2(F.softsign(F.selu(self.fc1(x))))
 
 
 class TinyResNet(nn.Module):
@@ -158,6 +182,20 @@ def main():
     y = torch.randint(0, 5, (2,))
     export(m, x, os.path.join(HERE, "pad.onnx"), keep_bn=False)
     np.savez(os.path.join(HERE, "pad.npz"), **golden(m, x, y, train_bn=False))
+
+    m = ActNet()
+    with torch.no_grad():
+        m.prelu.weight.uniform_(-0.3, 0.5)  # one slope per channel, some negative
+    x = torch.randn(3, 3, 10, 10)
+    y = torch.randint(0, 5, (3,))
+    export(m, x, os.path.join(HERE, "actnet.onnx"), keep_bn=False)
+    g = golden(m, x, y, train_bn=False)
+    # The exporter stores the slope reshaped to [4,1,1] under its own name: its gradient is
+    # prelu.weight's, reshaped.
+    import onnx
+    slope = [n.input[1] for n in onnx.load(os.path.join(HERE, "actnet.onnx")).graph.node if n.op_type == "PRelu"][0]
+    g["grad/" + slope] = g.pop("grad/prelu.weight").reshape(4, 1, 1)
+    np.savez(os.path.join(HERE, "actnet.npz"), **g)
 
 
 if __name__ == "__main__":
