@@ -164,6 +164,12 @@ func TestBadModels(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "missing.safetensors") {
 		t.Errorf("missing checkpoint: exit %d, %q", r.code, r.stderr)
 	}
+	// With --json the failure is a JSON object on standard output as well.
+	r = run(t, nil, "summary", filepath.Join(dir, "truncated.onnx"), "--json")
+	v := decode(t, r.stdout)
+	if msg, _ := v["error"].(string); r.code != 1 || v["exit_code"] != 1.0 || !strings.Contains(msg, "truncated.onnx") {
+		t.Errorf("--json failure: exit %d, %v", r.code, v)
+	}
 }
 
 func TestTrainJSON(t *testing.T) {

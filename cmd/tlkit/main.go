@@ -39,16 +39,33 @@ Start with:
 		HideHelpCommand: true,
 	}
 	if err := app.Run(interspersed(app, os.Args)); err != nil {
+		code := 1
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {
-			if msg := err.Error(); msg != "" {
-				fmt.Fprintln(os.Stderr, "tlkit:", msg)
-			}
-			os.Exit(ec.ExitCode())
+			code = ec.ExitCode()
 		}
-		fmt.Fprintln(os.Stderr, "tlkit:", err)
-		os.Exit(1)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "tlkit:", msg)
+			if jsonRequested(os.Args) {
+				// A script that asked for JSON reads the failure as JSON too.
+				printJSON(map[string]any{"error": msg, "exit_code": code})
+			}
+		}
+		os.Exit(code)
 	}
+}
+
+// jsonRequested reports whether the command line asks for --json output.
+func jsonRequested(args []string) bool {
+	for _, a := range args[1:] {
+		if a == "--" {
+			break
+		}
+		if a == "--json" || a == "-json" || a == "--json=true" || a == "-json=true" {
+			return true
+		}
+	}
+	return false
 }
 
 // printJSON writes v to standard output as the indented JSON object (or list) that every
