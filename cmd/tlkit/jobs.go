@@ -409,7 +409,13 @@ func runEval(c *cli.Context) error {
 		}
 		return fmt.Sprint(i)
 	}
-	fmt.Printf("best class %s %.1f%%, worst class %s %.1f%%\n", name(best), 100*pc[best], name(worst), 100*pc[worst])
+	switch {
+	case len(pc) == 0 || math.IsNaN(pc[best]):
+	case pc[best] == pc[worst]: // a best and a worst class would name two arbitrary ones
+		fmt.Printf("every class %.1f%%\n", 100*pc[best])
+	default:
+		fmt.Printf("best class %s %.1f%%, worst class %s %.1f%%\n", name(best), 100*pc[best], name(worst), 100*pc[worst])
+	}
 	if c.String("out") != "" {
 		fmt.Printf("wrote %s\n", strings.Join([]string{"confusion.csv", "confusion.png", "per_class.csv", "predictions.csv"}, ", "))
 	}
