@@ -62,11 +62,14 @@ func Of(m *nn.Model) (*Summary, error) {
 			any = true
 			frozen = frozen && t.Frozen
 		}
-		if layerless[n.Op] && params == 0 {
+		sh, computed := p.ValueShape(n.Outputs[0])
+		if params == 0 && (layerless[n.Op] || !computed) {
+			// Data movement, or a computation the engine folded at build time (the pads or
+			// target shapes an exporter computes from the input's shape): no layer.
 			continue
 		}
 		row := Row{Name: n.Name, Op: n.Op, Params: params, Frozen: any && frozen}
-		if sh, ok := p.ValueShape(n.Outputs[0]); ok {
+		if computed {
 			row.Output = append([]int{-1}, sh[1:]...)
 		}
 		s.Rows = append(s.Rows, row)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"tlkit/importer"
 	"tlkit/models"
 )
 
@@ -67,5 +68,33 @@ func TestResNet34Frozen(t *testing.T) {
 	// torchvision ResNet-34 with a 100-class head: 21,335,972 parameters, 51,300 in the head.
 	if s.Total != 21335972 || s.Trainable != 51300 || s.NonTrainable != 21335972-51300 {
 		t.Errorf("got %d / %d / %d", s.Total, s.Trainable, s.NonTrainable)
+	}
+}
+
+// TestExportedShapeOps: the pads PyTorch's exporter computes from the input's shape (Concat,
+// Reshape, Slice, Transpose of shape vectors, folded at build time) are not layers; every row
+// has an output shape, and the parameters are PyTorch's 769 (Softsign's constant 1 is not one).
+func TestExportedShapeOps(t *testing.T) {
+	m, err := importer.ReadFile("../testdata/onnx/actnet.onnx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Of(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, r := range s.Rows {
+		if r.Output == nil {
+			t.Errorf("row %s (%s) has no output shape", r.Name, r.Op)
+		}
+		ops = append(ops, r.Op)
+	}
+	want := "Conv PRelu Pad Conv Elu Pad Conv Softplus ReduceMean Gemm Selu Abs Add Div Gemm"
+	if got := strings.Join(ops, " "); got != want {
+		t.Errorf("layers %s\nwant   %s", got, want)
+	}
+	if s.Total != 769 || s.Trainable != 769 {
+		t.Errorf("total %d trainable %d, want 769", s.Total, s.Trainable)
 	}
 }
