@@ -253,31 +253,34 @@ func im2colRows[T Float](g *ConvGeom, x []T, b0, b1, grp, c0, c1, oh0, oh1 int, 
 // smallMapCopy is im2colChannels for smallMap layers, each pixel through the offset table, and
 // with back set col2imChannels (col added back into x, which is dx then).
 func smallMapCopy[T Float](g *ConvGeom, x []T, b0, b1, grp, c0, c1 int, col []T, back bool) {
-	var tbl [smallMapTable]int32
+	var tbl, dst [smallMapTable]int32
 	g.smallMapTable(tbl[:])
 	cg, ohw, hw, kk := g.cg(), g.ohw(), g.H*g.W, g.KH*g.KW
 	ncols := (b1 - b0) * ohw
+	// One flat loop over an image's kk·ohw entries of a channel: entry q goes to row q/ohw,
+	// column q%ohw of the image's block (the rows of a few pixels each would each cost a loop).
+	n := kk * ohw
+	for q := 0; q < n; q++ {
+		dst[q] = int32(q/ohw*ncols + q%ohw)
+	}
+	t, d := tbl[:n], dst[:n]
 	for c := c0; c < c1; c++ {
-		for r := 0; r < kk; r++ {
-			t := tbl[r*ohw : (r+1)*ohw]
-			row := col[(c*kk+r)*ncols : (c*kk+r+1)*ncols]
-			for b := b0; b < b1; b++ {
-				plane := x[(b*g.C+grp*cg+c)*hw : (b*g.C+grp*cg+c+1)*hw]
-				run := row[(b-b0)*ohw : (b-b0+1)*ohw]
-				if back {
-					for p, o := range t {
-						if o >= 0 {
-							plane[o] += run[p]
-						}
+		for b := b0; b < b1; b++ {
+			plane := x[(b*g.C+grp*cg+c)*hw : (b*g.C+grp*cg+c+1)*hw]
+			out := col[c*kk*ncols+(b-b0)*ohw:]
+			if back {
+				for q, o := range t {
+					if o >= 0 {
+						plane[o] += out[d[q]]
 					}
-					continue
 				}
-				for p, o := range t {
-					if o < 0 {
-						run[p] = 0
-					} else {
-						run[p] = plane[o]
-					}
+				continue
+			}
+			for q, o := range t {
+				if o < 0 {
+					out[d[q]] = 0
+				} else {
+					out[d[q]] = plane[o]
 				}
 			}
 		}
