@@ -18,7 +18,7 @@ func init() {
 	register(lowerPool, "MaxPool", "AveragePool")
 	register(lowerGlobalAvgPool, "GlobalAveragePool")
 	register(lowerBatchNorm, "BatchNormalization")
-	register(lowerBinary, "Add", "Sub", "Mul", "Div")
+	register(lowerBinary, "Add", "Sub", "Mul", "Div", "PRelu")
 	register(lowerFlatten, "Flatten")
 	register(lowerReshape, "Reshape")
 	register(lowerIdentity, "Identity", "Dropout")
@@ -27,7 +27,6 @@ func init() {
 	register(lowerGlobalMaxPool, "GlobalMaxPool")
 	register(lowerCrossEntropy, "SoftmaxCrossEntropyLoss")
 	register(lowerReduce, "ReduceMean", "ReduceSum")
-	register(lowerPRelu, "PRelu")
 }
 
 func lowerGlobalMaxPool(c *lowering, n *nn.Node) error {
@@ -442,7 +441,7 @@ func lowerBatchNorm(c *lowering, n *nn.Node) error {
 	return c.out(n, y)
 }
 
-var binaryKinds = map[string]ops.BinaryKind{"Add": ops.Add, "Sub": ops.Sub, "Mul": ops.Mul, "Div": ops.Div}
+var binaryKinds = map[string]ops.BinaryKind{"Add": ops.Add, "Sub": ops.Sub, "Mul": ops.Mul, "Div": ops.Div, "PRelu": ops.PRelu}
 
 func lowerBinary(c *lowering, n *nn.Node) error {
 	if ta, tb := c.constOf(at(n.Inputs, 0)), c.constOf(at(n.Inputs, 1)); ta != nil && tb != nil && ta.Ints != nil && tb.Ints != nil {
@@ -686,14 +685,9 @@ func lowerSqueeze(c *lowering, n *nn.Node) error {
 	if err != nil {
 		return err
 	}
-	axes, err := n.IntsAttr("axes", nil)
+	axes, err := c.axes(n)
 	if err != nil {
 		return err
-	}
-	if axes == nil {
-		if axes, err = c.ints(n, 1); err != nil {
-			return err
-		}
 	}
 	var s []int
 	if n.Op == "Squeeze" {
@@ -795,14 +789,9 @@ func lowerReduce(c *lowering, n *nn.Node) error {
 		return err
 	}
 	xs := x.Shape()
-	axes, err := n.IntsAttr("axes", nil)
+	axes, err := c.axes(n)
 	if err != nil {
 		return err
-	}
-	if axes == nil {
-		if axes, err = c.ints(n, 1); err != nil {
-			return err
-		}
 	}
 	keep, err := n.IntAttr("keepdims", 1)
 	if err != nil {
@@ -857,23 +846,12 @@ func lowerReduce(c *lowering, n *nn.Node) error {
 	return c.out(n, y)
 }
 
-// lowerPRelu lowers PRelu: the slope (a learnable parameter in PyTorch's exports, shape [C,1,1]
-// or [1]) must broadcast to the input's shape.
-func lowerPRelu(c *lowering, n *nn.Node) error {
-	x, err := c.in(n, 0)
-	if err != nil {
-		return err
+// axes reads an operator's axes: an attribute up to the opset that made it an input (Squeeze and
+// ReduceSum 13, ReduceMean 18), the constant second input after it; nil when absent.
+func (c *lowering) axes(n *nn.Node) ([]int64, error) {
+	axes, err := n.IntsAttr("axes", nil)
+	if err != nil || axes != nil {
+		return axes, err
 	}
-	slope, err := c.in(n, 1)
-	if err != nil {
-		return err
-	}
-	if s, err := ops.BroadcastShape(x.Shape(), slope.Shape()); err != nil || !s.Eq(x.Shape()) {
-		return fmt.Errorf("slope of shape %v does not broadcast to the input's %v", slope.Shape(), x.Shape())
-	}
-	y, err := ops.NewBinary(ops.PRelu, x, slope)
-	if err != nil {
-		return err
-	}
-	return c.out(n, y)
+	return c.ints(n, 1)
 }

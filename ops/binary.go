@@ -48,6 +48,9 @@ func NewBinaryAct(kind BinaryKind, a, b *G.Node, act *Unary) (*G.Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
+	if kind == PRelu && !out.Eq(as) { // ONNX broadcasts the slope one way only
+		return nil, fmt.Errorf("PRelu: slope of shape %v does not broadcast to the input's %v", bs, as)
+	}
 	if len(out) == 0 {
 		out = tensor.Shape{1}
 	}
