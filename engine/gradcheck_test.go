@@ -238,3 +238,18 @@ func TestGradReduce(t *testing.T) {
 	model.Tensor("slope").Role = nn.Param
 	gradCheck(t, model, 3, []int{2, 5, 5}, 3, Options{})
 }
+
+// TestGradSplit: a ShuffleNetV2-style unit (Split of the channels, one branch transformed, the
+// halves concatenated), checked against finite differences.
+func TestGradSplit(t *testing.T) {
+	b := nn.NewBuilder("split", 5, 2, 5, 5)
+	x := b.Conv(b.Input(), "conv", 2, 4, 3, nn.ConvOpts{Pad: 1, Bias: true}) // N,4,5,5
+	parts := b.OpN("Split", map[string]nn.Attr{"axis": nn.Int(1)}, 2, x, b.Const("split", []int{2}, []int64{1, 3}, nil))
+	y := b.Op("Concat", map[string]nn.Attr{"axis": nn.Int(1)}, b.Op("Tanh", nil, parts[1]), b.Op("Mul", nil, parts[0], parts[0]))
+	out := b.Linear(b.Flatten(b.GlobalAvgPool(y)), "fc", 4, 3)
+	model, err := b.Finish(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gradCheck(t, model, 3, []int{2, 5, 5}, 3, Options{})
+}

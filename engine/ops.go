@@ -27,6 +27,7 @@ func init() {
 	register(lowerGlobalMaxPool, "GlobalMaxPool")
 	register(lowerCrossEntropy, "SoftmaxCrossEntropyLoss")
 	register(lowerReduce, "ReduceMean", "ReduceSum")
+	register(lowerSplit, "Split")
 }
 
 func lowerGlobalMaxPool(c *lowering, n *nn.Node) error {
@@ -854,4 +855,69 @@ func (c *lowering) axes(n *nn.Node) ([]int64, error) {
 		return axes, err
 	}
 	return c.ints(n, 1)
+}
+
+// lowerSplit lowers Split into one Slice per output along the axis: sizes from the split input
+// (opset 13 on) or attribute, or equal parts (the last one smaller when the axis does not divide:
+// num_outputs, opset 18).
+func lowerSplit(c *lowering, n *nn.Node) error {
+	x, err := c.in(n, 0)
+	if err != nil {
+		return err
+	}
+	xs := x.Shape()
+	axis, err := n.IntAttr("axis", 0)
+	if err != nil {
+		return err
+	}
+	if axis < 0 {
+		axis += int64(len(xs))
+	}
+	if axis < 0 || int(axis) >= len(xs) {
+		return fmt.Errorf("axis %d out of range for shape %v", axis, xs)
+	}
+	split, err := n.IntsAttr("split", nil)
+	if err != nil {
+		return err
+	}
+	if split == nil {
+		if split, err = c.ints(n, 1); err != nil {
+			return err
+		}
+	}
+	d, k := xs[axis], len(n.Outputs)
+	if split == nil {
+		part := (d + k - 1) / k
+		for i := 0; i < k; i++ {
+			split = append(split, int64(min(part, d-i*part)))
+		}
+	}
+	if len(split) != k {
+		return fmt.Errorf("%d split sizes for %d outputs", len(split), k)
+	}
+	total := 0
+	for _, s := range split {
+		if s < 0 {
+			return fmt.Errorf("negative split size in %v", split)
+		}
+		total += int(s)
+	}
+	if total != d {
+		return fmt.Errorf("split sizes %v do not add up to axis %d's %d", split, axis, d)
+	}
+	starts := make([]int, len(xs))
+	for i, s := range split {
+		if s == 0 {
+			return notSupported("an empty output (split size 0) is not supported")
+		}
+		size := append(tensor.Shape(nil), xs...)
+		size[axis] = int(s)
+		y, err := ops.NewSlice(x, starts, size)
+		if err != nil {
+			return err
+		}
+		c.vals[n.Outputs[i]] = y
+		starts[axis] += int(s)
+	}
+	return nil
 }

@@ -135,6 +135,16 @@ func (b *Builder) Op(op string, attrs map[string]Attr, inputs ...string) string 
 	return b.node(op, attrs, inputs...)
 }
 
+// OpN adds an operator node with n outputs (Split) and returns their names.
+func (b *Builder) OpN(op string, attrs map[string]Attr, n int, inputs ...string) []string {
+	first := b.node(op, attrs, inputs...)
+	nd := b.m.Nodes[len(b.m.Nodes)-1]
+	for i := 1; i < n; i++ {
+		nd.Outputs = append(nd.Outputs, fmt.Sprintf("%s_%d", first, i))
+	}
+	return nd.Outputs
+}
+
 // Const adds a constant tensor (integer data in ints, float data in floats) and returns its name.
 func (b *Builder) Const(name string, shape []int, ints []int64, floats []float32) string {
 	return b.tensor(&Tensor{Name: name, Shape: shape, Ints: ints, Data: floats, Role: Const})

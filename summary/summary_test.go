@@ -71,9 +71,11 @@ func TestResNet34Frozen(t *testing.T) {
 	}
 }
 
-// TestExportedShapeOps: the pads PyTorch's exporter computes from the input's shape (Concat,
-// Reshape, Slice, Transpose of shape vectors, folded at build time) are not layers; every row
-// has an output shape, and the parameters are PyTorch's 769 (Softsign's constant 1 is not one).
+// TestExportedShapeOps: the pads and target shapes PyTorch's exporter computes from the input's
+// shape (Shape, Gather, Concat, Reshape, Slice, Transpose of shape vectors, folded at build
+// time) are not layers, while the same operators on activations (the channel split and
+// shuffle) are; every row has an output shape, and the parameters are PyTorch's 769
+// (Softsign's constant 1 is not one).
 func TestExportedShapeOps(t *testing.T) {
 	m, err := importer.ReadFile("../testdata/onnx/actnet.onnx")
 	if err != nil {
@@ -90,7 +92,7 @@ func TestExportedShapeOps(t *testing.T) {
 		}
 		ops = append(ops, r.Op)
 	}
-	want := "Conv PRelu Pad Conv Elu Pad Conv Softplus ReduceMean Gemm Selu Abs Add Div Gemm"
+	want := "Conv PRelu Pad Slice Slice Relu Concat Reshape Transpose Reshape Conv Elu Pad Conv Softplus ReduceMean Gemm Selu Abs Add Div Gemm"
 	if got := strings.Join(ops, " "); got != want {
 		t.Errorf("layers %s\nwant   %s", got, want)
 	}

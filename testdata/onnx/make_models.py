@@ -27,7 +27,8 @@ Models:
   pad                    nn.ZeroPad2d and F.pad (constant values) between convolutions: PyTorch
                          computes the pads with a Slice of step -1 that an importer must fold
   actnet                 the less common layers of CNNs after convolutions: nn.PReLU (a learnable
-                         [C,1,1] slope), nn.ReflectionPad2d, nn.ELU, nn.ReplicationPad2d (Pad edge),
+                         [C,1,1] slope), reflect padding, ShuffleNetV2's split and channel shuffle
+                         (Split, Concat, Reshape, Transpose), nn.ELU, replicate padding (Pad edge),
                          nn.Softplus, nn.SELU, nn.Softsign and a mean over H and W (ReduceMean)
 """
 import os
@@ -79,6 +80,10 @@ class ActNet(nn.Module):
 
     def forward(self, x):
         x = nn.functional.pad(self.prelu(self.conv1(x)), (1, 1, 1, 1), mode="reflect")
+        a, b = x.chunk(2, dim=1)  # ShuffleNetV2's unit: split, one half transformed, shuffle
+        x = torch.cat([b, torch.relu(a)], 1)
+        n, c, h, w = x.shape
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).reshape(n, c, h, w)
         x = nn.functional.pad(F.elu(self.conv2(x), 0.5), (1, 0, 0, 1), mode="replicate")
         x = F.softplus(self.conv3(x)).mean(dim=(2, 3))
         return self.fc2(F.softsign(F.selu(self.fc1(x))))
