@@ -58,6 +58,9 @@ type Position struct {
 	Correct int
 	Seen    int
 	Elapsed time.Duration // wall time of the run before this process
+	// EpochElapsed is the wall time already spent on epoch Epoch+1 (its batches before an
+	// interruption), so that a resumed epoch's EpochTime counts both parts.
+	EpochElapsed time.Duration
 }
 
 // Trainer trains a model with Adam.
@@ -153,7 +156,7 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 	saved := t.Checkpoint != nil && (t.Pos.Epoch > 0 || t.Pos.Batch > 0)
 	for t.Pos.Epoch < cfg.Epochs {
 		epoch := t.Pos.Epoch + 1
-		epochStart := time.Now()
+		epochStart := time.Now().Add(-t.Pos.EpochElapsed)
 		it := loader.Epoch(epoch)
 		b := 0
 		for it.Next() {
@@ -182,7 +185,7 @@ func (t *Trainer) Fit(ctx context.Context, train, test datasets.Dataset, rec Rec
 			}
 			if ctx.Err() != nil {
 				it.Close()
-				t.Pos.Elapsed = time.Since(start)
+				t.Pos.Elapsed, t.Pos.EpochElapsed = time.Since(start), time.Since(epochStart)
 				if t.Checkpoint != nil {
 					if err := t.steps.sync(t.Opt); err != nil {
 						return err

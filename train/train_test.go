@@ -150,11 +150,15 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	if err := l.Restore(resumed); err != nil {
 		t.Fatal(err)
 	}
-	if resumed.Pos.Epoch != 1 || resumed.Pos.Batch != 5 {
-		t.Fatalf("resumed at %+v, want epoch 1 done and 5 batches of epoch 2", resumed.Pos)
+	if resumed.Pos.Epoch != 1 || resumed.Pos.Batch != 5 || resumed.Pos.EpochElapsed <= 0 {
+		t.Fatalf("resumed at %+v, want epoch 1 done and 5 batches of epoch 2, with their time", resumed.Pos)
 	}
+	before := resumed.Pos.EpochElapsed
 	if err := resumed.Fit(context.Background(), train, test, &nop{}); err != nil {
 		t.Fatal(err)
+	}
+	if e := resumed.History[1].EpochTime; e < before {
+		t.Errorf("resumed epoch 2 took %v, less than the %v spent on it before the interruption", e, before)
 	}
 	sameWeights(t, weights(m), weights(l.Model))
 	for i := range straight.History {
