@@ -101,22 +101,21 @@ func runConv[T Float](op *Conv2D, out *tensor.Dense, in []*tensor.Dense) {
 		b = data[T](in[2])
 	}
 	op.runs++
-	if t, ki0, kj0, ok := op.Geom.trimmed(); ok && op.ConstWeights {
-		// The live taps alone, kept from the first pass. (Training programs keep the full
-		// kernel: gathering the live taps from changing weights reads all of them, as the
-		// full product does, and their gradient would still be written whole.)
-		u := keptSlice[T](&op.trimW32, &op.trimW64)
-		if *u == nil {
-			*u = make([]T, t.M*t.k())
-			trimWeights(&op.Geom, &t, ki0, kj0, data[T](in[1]), *u)
+	x, w, y := data[T](in[0]), data[T](in[1]), data[T](out)
+	if op.ConstWeights {
+		if t, ki0, kj0, ok := op.Geom.trimmed(); ok {
+			// The live taps alone, kept from the first pass. (Training programs keep the full
+			// kernel: gathering the live taps from changing weights reads all of them, as the
+			// full product does, and their gradient would still be written whole.)
+			tw := keptOnce(&op.trimW32, &op.trimW64, t.M*t.k(), func(u []T) { trimWeights(&op.Geom, &t, ki0, kj0, w, u) })
+			convForwardCached(&t, x, tw, b, y, nil, op.Act)
+			return
 		}
-		convForwardCached(&t, data[T](in[0]), *u, b, data[T](out), nil, op.Act)
-		return
 	}
 	if winogradEligible(&op.Geom) {
-		x, w, y := data[T](in[0]), data[T](in[1]), data[T](out)
 		if op.ConstWeights {
-			winogradForwardU(&op.Geom, x, winoKeptU(op, w), b, op.Act, y)
+			u := keptOnce(&op.winoU32, &op.winoU64, winogradKernelLen(&op.Geom), func(u []T) { winogradTransformKernel(&op.Geom, w, u) })
+			winogradForwardU(&op.Geom, x, u, b, op.Act, y)
 			return
 		}
 		winogradForward(&op.Geom, x, w, b, op.Act, y)
@@ -126,26 +125,27 @@ func runConv[T Float](op *Conv2D, out *tensor.Dense, in []*tensor.Dense) {
 	if op.keepCols {
 		cols = colsOf[T](op, true)
 	}
-	convForwardCached(&op.Geom, data[T](in[0]), data[T](in[1]), b, data[T](out), cols, op.Act)
+	convForwardCached(&op.Geom, x, w, b, y, cols, op.Act)
 }
 
-// winoKeptU returns op's transformed weights (winogradTransformKernel of w), computing them on
-// the first call; only for ConstWeights.
-func winoKeptU[T Float](op *Conv2D, w []T) []T {
-	u := keptSlice[T](&op.winoU32, &op.winoU64)
-	if *u == nil {
-		*u = make([]T, winogradKernelLen(&op.Geom))
-		winogradTransformKernel(&op.Geom, w, *u)
-	}
-	return *u
-}
-
-// keptSlice returns whichever of the float32 and float64 fields has the element type T.
+// keptSlice returns whichever of the float32 and float64 fields has the element type T: an op's
+// buffers kept across passes, one field per element type.
 func keptSlice[T Float](f32 *[]float32, f64 *[]float64) *[]T {
 	if p, ok := any(f32).(*[]T); ok {
 		return p
 	}
 	return any(f64).(*[]T)
+}
+
+// keptOnce returns the kept buffer of element type T, allocating n elements and filling them
+// with fill on the first call (constant weights transformed once: ConstWeights).
+func keptOnce[T Float](f32 *[]float32, f64 *[]float64, n int, fill func([]T)) []T {
+	u := keptSlice[T](f32, f64)
+	if *u == nil {
+		*u = make([]T, n)
+		fill(*u)
+	}
+	return *u
 }
 
 // colsOf returns op's cache of im2col matrices in the element type T (allocating it when make
@@ -155,17 +155,11 @@ func colsOf[T Float](op *Conv2D, make_ bool) []T {
 	if n == 0 {
 		return nil
 	}
-	var zero T
-	if any(zero) == any(float32(0)) {
-		if op.cols32 == nil && make_ {
-			op.cols32 = make([]float32, n)
-		}
-		return any(op.cols32).([]T)
+	c := keptSlice[T](&op.cols32, &op.cols64)
+	if *c == nil && make_ {
+		*c = make([]T, n)
 	}
-	if op.cols64 == nil && make_ {
-		op.cols64 = make([]float64, n)
-	}
-	return any(op.cols64).([]T)
+	return *c
 }
 
 func (op *Conv2D) Do(vs ...G.Value) (G.Value, error) { return doKernel(op, op.out, vs) }

@@ -242,12 +242,7 @@ func padMapped(op *Pad, fn func(o, i int)) {
 		}
 		maps[ax] = m
 	}
-	strides := make([]int, nd) // the input's
-	st := 1
-	for ax := nd - 1; ax >= 0; ax-- {
-		strides[ax] = st
-		st *= xs[ax]
-	}
+	strides := RowStrides(xs)
 	idx := make([]int, nd)
 	for o := 0; o < ys.TotalSize(); o++ {
 		i := 0
