@@ -47,25 +47,9 @@ func dotGemm(m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb 
 		}
 		return true
 	}
+	// Each block of k adds alpha times its sums: alpha·(s1+s2) up to rounding (exactly, for
+	// Winograd's alpha of ¼).
 	var out [24]float32
-	// Over several blocks of k, the blocks' sums are added before alpha scales them, as in
-	// OpenBLAS's C = alpha·(A·Bᵀ) + beta·C.
-	if alpha != 1 && k > dotKC {
-		t := getScratch[float32](m * n)
-		defer putScratch(t)
-		dotGemm(m, n, k, 1, a, lda, b, ldb, false, t, n)
-		for i := 0; i < m; i++ {
-			ci := c[i*ldc : i*ldc+n]
-			for j, v := range t[i*n : (i+1)*n] {
-				if acc {
-					ci[j] += alpha * v
-				} else {
-					ci[j] = alpha * v
-				}
-			}
-		}
-		return true
-	}
 	for k0 := 0; k0 < k; k0 += dotKC {
 		kb := min(dotKC, k-k0)
 		add := acc || k0 > 0
