@@ -161,19 +161,13 @@ func lowerGather(c *lowering, n *nn.Node) error {
 	if data == nil || idx == nil {
 		return notSupported("Gather is supported on constant shape tensors only (here the %s is computed at run time)", which(data == nil, "data", "indices"))
 	}
-	axis, err := n.IntAttr("axis", 0)
-	if err != nil {
-		return err
-	}
 	r := len(data.Shape)
 	if r == 0 {
 		return fmt.Errorf("cannot gather from a scalar")
 	}
-	if axis < 0 {
-		axis += int64(r)
-	}
-	if axis < 0 || int(axis) >= r {
-		return fmt.Errorf("axis %d out of range", axis)
+	axis, err := axisAttr(n, 0, r)
+	if err != nil {
+		return err
 	}
 	dv, iv := values(data), values(idx)
 	outer, dim, inner := 1, data.Shape[axis], 1

@@ -245,3 +245,30 @@ func (e *featureError) Is(target error) bool { return target == ErrNotSupported 
 func notSupported(format string, args ...any) error {
 	return &featureError{fmt.Sprintf(format, args...)}
 }
+
+// axisAttr reads n's axis attribute (default def) for a tensor of rank r: a negative axis counts
+// from the end, and the axis must name one of the r axes.
+func axisAttr(n *nn.Node, def int64, r int) (int, error) {
+	a, err := n.IntAttr("axis", def)
+	if err != nil {
+		return 0, err
+	}
+	if a < 0 {
+		a += int64(r)
+	}
+	if a < 0 || a >= int64(r) {
+		return 0, fmt.Errorf("axis %d out of range for rank %d", a, r)
+	}
+	return int(a), nil
+}
+
+// intsAttrOrInput reads an integer list that is attribute name up to the opset that made it
+// input 1 (Squeeze's and the reductions' axes, Split's sizes), the constant input after it; nil
+// when absent.
+func (c *lowering) intsAttrOrInput(n *nn.Node, name string) ([]int64, error) {
+	v, err := n.IntsAttr(name, nil)
+	if err != nil || v != nil {
+		return v, err
+	}
+	return c.ints(n, 1)
+}

@@ -643,15 +643,9 @@ func lowerSoftmax(c *lowering, n *nn.Node) error {
 	if legacy {
 		def = 1
 	}
-	axis, err := n.IntAttr("axis", def)
+	axis, err := axisAttr(n, def, len(xs))
 	if err != nil {
 		return err
-	}
-	if axis < 0 {
-		axis += int64(len(xs))
-	}
-	if axis < 0 || int(axis) >= len(xs) {
-		return fmt.Errorf("axis out of range for shape %v", xs)
 	}
 	log := n.Op == "LogSoftmax"
 	if !legacy || int(axis) == len(xs)-1 {
@@ -686,7 +680,7 @@ func lowerSqueeze(c *lowering, n *nn.Node) error {
 	if err != nil {
 		return err
 	}
-	axes, err := c.axes(n)
+	axes, err := c.intsAttrOrInput(n, "axes")
 	if err != nil {
 		return err
 	}
@@ -790,7 +784,7 @@ func lowerReduce(c *lowering, n *nn.Node) error {
 		return err
 	}
 	xs := x.Shape()
-	axes, err := c.axes(n)
+	axes, err := c.intsAttrOrInput(n, "axes")
 	if err != nil {
 		return err
 	}
@@ -847,16 +841,6 @@ func lowerReduce(c *lowering, n *nn.Node) error {
 	return c.out(n, y)
 }
 
-// axes reads an operator's axes: an attribute up to the opset that made it an input (Squeeze and
-// ReduceSum 13, ReduceMean 18), the constant second input after it; nil when absent.
-func (c *lowering) axes(n *nn.Node) ([]int64, error) {
-	axes, err := n.IntsAttr("axes", nil)
-	if err != nil || axes != nil {
-		return axes, err
-	}
-	return c.ints(n, 1)
-}
-
 // lowerSplit lowers Split into one Slice per output along the axis: sizes from the split input
 // (opset 13 on) or attribute, or equal parts (the last one smaller when the axis does not divide:
 // num_outputs, opset 18).
@@ -866,24 +850,13 @@ func lowerSplit(c *lowering, n *nn.Node) error {
 		return err
 	}
 	xs := x.Shape()
-	axis, err := n.IntAttr("axis", 0)
+	axis, err := axisAttr(n, 0, len(xs))
 	if err != nil {
 		return err
 	}
-	if axis < 0 {
-		axis += int64(len(xs))
-	}
-	if axis < 0 || int(axis) >= len(xs) {
-		return fmt.Errorf("axis %d out of range for shape %v", axis, xs)
-	}
-	split, err := n.IntsAttr("split", nil)
+	split, err := c.intsAttrOrInput(n, "split")
 	if err != nil {
 		return err
-	}
-	if split == nil {
-		if split, err = c.ints(n, 1); err != nil {
-			return err
-		}
 	}
 	d, k := xs[axis], len(n.Outputs)
 	if split == nil {
