@@ -83,11 +83,8 @@ func (p UnaryParams) f(k UnaryKind, x float64) float64 {
 			return x
 		}
 		return p.Alpha * math.Expm1(x)
-	case Selu:
-		if x > 0 {
-			return p.Beta * x
-		}
-		return p.Beta * p.Alpha * math.Expm1(x)
+	case Selu: // gamma·Elu
+		return p.Beta * p.f(Elu, x)
 	case Softplus:
 		if x > 0 {
 			return x + math.Log1p(math.Exp(-x))
@@ -144,10 +141,7 @@ func (p UnaryParams) df(k UnaryKind, x float64) float64 {
 		}
 		return p.Alpha * math.Exp(x)
 	case Selu:
-		if x > 0 {
-			return p.Beta
-		}
-		return p.Beta * p.Alpha * math.Exp(x)
+		return p.Beta * p.df(Elu, x)
 	case Softplus:
 		return p.f(Sigmoid, x)
 	case Softsign:
